@@ -1,0 +1,22 @@
+"""Hamiltonian deep neural networks: each layer is one step of a discretised Hamiltonian ODE."""
+
+from ._base import HamiltonianDNN
+from ._h1 import H1
+from ._h2 import H2
+from ._ms1 import MS1
+from ._ms2 import MS2
+from ._ms3 import MS3
+from ._readout import Readout
+from ._registry import MODEL_NAMES, build_hdnn
+
+__all__ = [
+    "HamiltonianDNN",
+    "H1",
+    "H2",
+    "MS1",
+    "MS2",
+    "MS3",
+    "Readout",
+    "MODEL_NAMES",
+    "build_hdnn",
+]
