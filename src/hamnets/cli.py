@@ -18,8 +18,8 @@ class UsageError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def _add_placeholder_commands(sub: argparse._SubParsersAction) -> None:
-    """Sub-commands are registered here, one ``_add_<name>`` call each."""
+# Each entry declares one sub-command; append yours (keep one concept per function pair).
+_COMMANDS: tuple = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hamnets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_placeholder_commands(sub)
+    for add in _COMMANDS:
+        add(sub)
     return parser
 
 
