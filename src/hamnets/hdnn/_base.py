@@ -71,7 +71,7 @@ class HamiltonianDNN(nn.Module):
         raise NotImplementedError
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full weights ``K`` (L, nf, nf) and biases ``b`` (L, nf) in ``y' = J K tanh(K^T y + b)``."""
+        """Full ``K`` (L, nf, nf) and ``b`` (L, nf) in ``y' = J K tanh(K^T y + b)``."""
         raise NotImplementedError
 
     def _split(self, y: torch.Tensor) -> State:
