@@ -1,8 +1,10 @@
 """Hamiltonian deep neural networks: each layer is one step of a discretised Hamiltonian ODE."""
 
 from ._base import HamiltonianDNN
+from ._graph import GRAPH_KINDS, Graph, parse_graph
 from ._h1 import H1
 from ._h2 import H2
+from ._h2_graph import GraphH2, build_graph_h2
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
@@ -19,4 +21,9 @@ __all__ = [
     "Readout",
     "MODEL_NAMES",
     "build_hdnn",
+    "Graph",
+    "GRAPH_KINDS",
+    "parse_graph",
+    "GraphH2",
+    "build_graph_h2",
 ]
