@@ -235,6 +235,14 @@ def make_toy2d(
     )
 
 
+def _is_numeric_row(line: str) -> bool:
+    try:
+        [float(v) for v in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
 def load_toy2d_file(
     path: str | Path,
     *,
@@ -251,8 +259,8 @@ def load_toy2d_file(
         raise ValueError(f"data file {path} not found.")
     try:
         if path.suffix == ".csv":
-            text = path.read_text().strip().splitlines()
-            skip = 1 if text and any(c.isalpha() for c in text[0]) else 0
+            first = path.read_text().strip().split("\n", 1)[0]
+            skip = 0 if _is_numeric_row(first) else 1  # a header line is allowed
             arr = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
             if arr.shape[1] != 3:
                 raise ValueError(f"{path}: expected 3 columns x1,x2,label, found {arr.shape[1]}.")
