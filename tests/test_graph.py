@@ -246,3 +246,61 @@ def test_build_graph_h2_reference_case() -> None:
     assert (m.nf, m.n_layers, m.h, m.graph.spec) == (16, 4, 0.5, "ring:8")
     with pytest.raises(ValueError, match="integer >= 3"):
         build_graph_h2("ring:2", 4, 2.0)
+
+
+# -- configuration and command line ---------------------------------------------------------
+def test_config_stores_and_restores_the_topology(tmp_path) -> None:
+    from hamnets.training import ClassifyConfig
+
+    f = tmp_path / "kite.txt"
+    f.write_text("0 1\n1 2\n2 3\n0 2\n")
+    c = ClassifyConfig(model="H2", nf=8, layers=2, t_end=1.0, graph=f"file:{f}")
+    assert c.graph_edges == ((0, 1), (0, 2), (1, 2), (2, 3))
+    saved = json.loads(json.dumps(c.to_dict()))
+    f.unlink()  # the saved edge list is enough
+    back = ClassifyConfig.from_dict(saved)
+    assert back == c and back.topology() == Graph.from_edges(4, c.graph_edges, f"file:{f}")
+    with pytest.raises(ValueError, match="pass --model H2"):
+        ClassifyConfig(model="MS1", nf=16, graph="ring:8")
+    with pytest.raises(ValueError, match="nf must be 16"):
+        ClassifyConfig(model="H2", nf=4, graph="ring:8")
+    with pytest.raises(ValueError, match="without graph"):
+        ClassifyConfig(model="H2", nf=4, graph_edges=((0, 1),))
+
+
+def test_cli_graph_uses_reference_defaults(tmp_path, monkeypatch) -> None:
+    from hamnets.cli import main
+    from hamnets.training import _report
+
+    results = []
+    monkeypatch.setattr(_report, "write_classify_outputs", lambda r, run: results.append(r))
+    out = tmp_path / "run"
+    argv = ["classify", "--model", "H2", "--graph", "ring:8", "--dataset", "swiss_roll",
+            "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["nf"], config["layers"], config["t_end"]) == (16, 4, 2.0)
+    assert config["input_features"] == [0, 12] and config["graph"] == "ring:8"
+    assert len(config["graph_edges"]) == 8
+    model = results[0].model
+    assert isinstance(model, GraphH2) and model.h == 0.5 and model.k_p.shape == (4, 24)
+    x = results[0].data.x_train
+    others = [j for j in range(16) if j not in (0, 12)]
+    assert bool((x[:, [0, 12]] != 0).any(0).all()) and bool((x[:, others] == 0).all())
+    assert main(["classify", "--resume", str(out), "--quiet"]) == 0  # the config reloads
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--graph", "ring:8"], "pass --model H2"),
+     (["--model", "H2", "--graph", "ring:8", "--nf", "8"], "nf must be 16"),
+     (["--model", "H2", "--graph", "hex:3"], "unknown graph kind")],
+)  # fmt: skip
+def test_cli_graph_errors(argv, message, tmp_path, capsys) -> None:
+    from hamnets.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["classify", *argv, "--out", str(tmp_path / "r"), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hamnets: error:") and message in err

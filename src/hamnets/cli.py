@@ -52,16 +52,39 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         help="swiss_roll, double_circles, double_moons, or a .csv/.npz file",
     )
     p.add_argument("--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2 or MS3")
-    p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
-    p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
-    p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")
+    p.add_argument(
+        "--layers",
+        type=_positive_int,
+        default=None,
+        help=f"number of layers L (default {d.layers}; with --graph 4)",
+    )
+    p.add_argument(
+        "--t-end",
+        type=float,
+        default=None,
+        help=f"final time T, h = T / L (default {d.t_end:g}; with --graph 0.5 L)",
+    )
+    p.add_argument(
+        "--nf",
+        type=_positive_int,
+        default=None,
+        help=f"number of features (default {d.nf}; with --graph 2 x nodes)",
+    )
     p.add_argument(
         "--input-features",
         type=int,
         nargs=2,
         default=None,
         metavar=("I", "J"),
-        help="features that carry x1 and x2 (default: 0 and nf-1)",
+        help="features that carry x1 and x2 (default: 0 and nf-1; with --graph of n nodes: "
+        "p of node 0 and q of node n/2, i.e. 0 and 12 for ring:8)",
+    )
+    p.add_argument(
+        "--graph",
+        default=None,
+        metavar="SPEC",
+        help="graph-structured (distributed) H2: ring:N, line:N, grid:RxC, full:N or "
+        "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
     )
     p.add_argument("--epochs", type=_positive_int, default=d.epochs)
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
@@ -92,6 +115,37 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_classify)
 
 
+def _shape_defaults(
+    args: argparse.Namespace,
+) -> tuple[int, int, float, tuple[int, int] | None]:
+    """nf, L, T and the input features: the flags, else the defaults of the case.
+
+    Without ``--graph``: :class:`ClassifyConfig`'s defaults. With ``--graph`` of n nodes: the
+    reference's distributed example (Galimberti et al., ring of 8): nf = 2 n, L = 4, h = 0.5
+    (T = 0.5 L), x1 into p of node 0 (feature 0), x2 into q of node n/2 (feature n + n/2).
+    """
+    from .hdnn import parse_graph
+    from .training import ClassifyConfig
+
+    inputs = tuple(args.input_features) if args.input_features else None
+    if args.graph is None:
+        d = ClassifyConfig()
+        return (
+            d.nf if args.nf is None else args.nf,
+            d.layers if args.layers is None else args.layers,
+            d.t_end if args.t_end is None else args.t_end,
+            inputs,
+        )
+    n = parse_graph(args.graph).n_nodes
+    layers = 4 if args.layers is None else args.layers
+    return (
+        2 * n if args.nf is None else args.nf,
+        layers,
+        0.5 * layers if args.t_end is None else args.t_end,
+        (0, n + n // 2) if inputs is None else inputs,
+    )
+
+
 def _run_classify(args: argparse.Namespace) -> int:
     from .training import ClassifyConfig, Interrupted, RunDir, fit_classifier
     from .training._report import write_classify_outputs
@@ -101,12 +155,13 @@ def _run_classify(args: argparse.Namespace) -> int:
         run = RunDir(args.resume)
         config = ClassifyConfig.from_dict(run.read_json("config.json"))
     else:
+        nf, layers, t_end, inputs = _shape_defaults(args)
         config = ClassifyConfig(
             dataset=args.dataset,
             model=args.model,
-            nf=args.nf,
-            layers=args.layers,
-            t_end=args.t_end,
+            nf=nf,
+            layers=layers,
+            t_end=t_end,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
@@ -114,7 +169,8 @@ def _run_classify(args: argparse.Namespace) -> int:
             seed=args.seed,
             protocol=args.protocol,
             device=args.device,
-            input_features=tuple(args.input_features) if args.input_features else None,
+            input_features=inputs,
+            graph=args.graph,
         )
         run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
         run.write_json("config.json", config)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 
 from ._base import HamiltonianDNN
+from ._graph import Graph
 from ._h1 import H1
 from ._h2 import H2
+from ._h2_graph import GraphH2
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
@@ -20,9 +22,24 @@ def build_hdnn(
     n_layers: int,
     t_end: float,
     *,
+    graph: Graph | str | None = None,
     generator: torch.Generator | None = None,
 ) -> HamiltonianDNN:
-    """Build an H-DNN from its name (one of :data:`MODEL_NAMES`)."""
+    """Build an H-DNN from its name (one of :data:`MODEL_NAMES`).
+
+    With ``graph`` (a :class:`Graph` or a spec such as ``"ring:8"``), ``name`` must be ``"H2"``
+    and the result is a :class:`GraphH2` with ``nf = 2 x nodes``.
+    """
+    if graph is not None:
+        if name != "H2":
+            raise ValueError(f"a graph structure is defined for H2 only, got model {name!r}.")
+        model = GraphH2(graph, n_layers, t_end, generator=generator)
+        if model.nf != nf:
+            raise ValueError(
+                f"graph {model.graph} has {model.n_nodes} nodes, so nf must be {model.nf}, "
+                f"got nf={nf}."
+            )
+        return model
     if name == "H1_J1":
         return H1(nf, n_layers, t_end, j="J1", generator=generator)
     if name == "H1_J2":

@@ -116,7 +116,12 @@ def fit_classifier(
     gens = seeded_generators(config.seed)
     data = load_data(config, gens["data"])
     model = build_hdnn(
-        config.model, config.nf, config.layers, config.t_end, generator=gens["init"]
+        config.model,
+        config.nf,
+        config.layers,
+        config.t_end,
+        graph=config.topology(),
+        generator=gens["init"],
     ).to(device)
     protocol = make_protocol(model, config, device)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
@@ -214,6 +219,7 @@ def fit_classifier(
     metrics = {
         "dataset": data.name,
         "model": config.model,
+        "graph": config.graph,
         "protocol": config.protocol,
         "layers": config.layers,
         "t_end": config.t_end,

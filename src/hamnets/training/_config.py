@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..hdnn import MODEL_NAMES
+from ..hdnn import MODEL_NAMES, Graph, parse_graph
 
 __all__ = ["ClassifyConfig", "PROTOCOLS"]
 
@@ -37,6 +37,11 @@ class ClassifyConfig:
         final_readout_epochs: paper protocol: epochs of the final read-out fit.
         warmup_epochs: joint protocol: epochs of linear learning-rate warm-up.
         final_lr_fraction: joint protocol: the cosine schedule ends at ``lr * fraction``.
+        graph: a graph specification (``ring:8``, ``grid:2x4``, ``file:PATH``, ...) for a
+            graph-structured H2 (:class:`~hamnets.hdnn.GraphH2`); ``model`` must be ``H2`` and
+            ``nf`` twice the number of nodes. None: dense weights.
+        graph_edges: the graph's edge list, filled in from ``graph`` at construction so that a
+            saved configuration restores the topology without re-reading a file.
     """
 
     dataset: str = "swiss_roll"
@@ -57,6 +62,8 @@ class ClassifyConfig:
     final_readout_epochs: int = 50
     warmup_epochs: int = 2
     final_lr_fraction: float = 0.01
+    graph: str | None = None
+    graph_edges: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -87,6 +94,35 @@ class ClassifyConfig:
             raise ValueError(f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}.")
         if self.input_features is not None:
             object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
+        self._check_graph()
+
+    def _check_graph(self) -> None:
+        if self.graph is None:
+            if self.graph_edges is not None:
+                raise ValueError("graph_edges was given without graph; give both or neither.")
+            return
+        if self.model != "H2":
+            raise ValueError(
+                f"--graph gives a graph-structured H2, got model={self.model!r}; "
+                f"pass --model H2 or drop --graph."
+            )
+        if self.graph_edges is None:
+            g = parse_graph(self.graph)
+            if self.nf != 2 * g.n_nodes:
+                raise ValueError(
+                    f"graph {self.graph!r} has {g.n_nodes} nodes, each owning one p and one q, "
+                    f"so nf must be {2 * g.n_nodes}, got nf={self.nf}; drop --nf or pass "
+                    f"--nf {2 * g.n_nodes}."
+                )
+        else:
+            g = Graph.from_edges(self.nf // 2, self.graph_edges, self.graph)
+        object.__setattr__(self, "graph_edges", g.edges)
+
+    def topology(self) -> Graph | None:
+        """The graph of a graph-structured H2 (nodes ``0 .. nf/2 - 1``), or None."""
+        if self.graph is None:
+            return None
+        return Graph.from_edges(self.nf // 2, self.graph_edges, self.graph)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
