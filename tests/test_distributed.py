@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from hamnets.distributed import NeighbourLink, NodeH2, connect, launch
+from hamnets.distributed import NeighbourLink, NodeH2, connect, free_port, run_graph_h2
 from hamnets.hdnn import Graph, GraphH2
 
 N_LAYERS, T_END, BATCH = 3, 1.2, 5
@@ -15,75 +13,30 @@ N_LAYERS, T_END, BATCH = 3, 1.2, 5
 GRAPH = Graph.from_edges(4, [(0, 1), (1, 2), (2, 3), (0, 2)], spec="test-kite")
 
 
-def _worker(rank: int, port: int, graph_dict: dict, in_dir: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    graph = Graph.from_dict(graph_dict)
-    share = torch.load(Path(in_dir) / f"node{rank}.pt")  # this node's weights and data only
-    group = connect(rank, graph.n_nodes, port, timeout_s=30)
-    link = NeighbourLink(group, graph, rank)
-    node = NodeH2(graph, rank, N_LAYERS, T_END).double()
-    node.load_state_dict(share["weights"])
-    p = share["p"].requires_grad_()
-    q = share["q"].requires_grad_()
-    p_out, q_out = node(p, q, link)
-    loss = (share["lam_p"] * p_out).sum() + (share["lam_q"] * torch.sin(q_out)).sum()
-    loss.backward()  # sends adjoints back along the edges
-    grads = {name: t.grad for name, t in node.named_parameters()}
-    result = {
-        "p": p_out.detach(),
-        "q": q_out.detach(),
-        "dp": p.grad,
-        "dq": q.grad,
-        "grads": grads,
-        "contacted": sorted(link.contacted),
-        "n_sent": link.n_sent,
-    }
-    torch.save(result, Path(out_dir) / f"node{rank}.pt")
-    group.barrier().wait()  # nobody leaves while a neighbour may still read its socket
-
-
-def test_four_processes_match_single_process_model(tmp_path: Path) -> None:
+def test_four_processes_match_single_process_model() -> None:
     n = GRAPH.n_nodes
     gen = torch.Generator().manual_seed(0)
     model = GraphH2(GRAPH, N_LAYERS, T_END, generator=gen).double()
     y = torch.randn(BATCH, 2 * n, dtype=torch.float64, generator=gen, requires_grad=True)
-    lam_p = torch.randn(BATCH, n, dtype=torch.float64, generator=gen)
-    lam_q = torch.randn(BATCH, n, dtype=torch.float64, generator=gen)
+    w = torch.randn(BATCH, 2 * n, dtype=torch.float64, generator=gen)
     out = model(y)
-    ((lam_p * out[:, :n]).sum() + (lam_q * torch.sin(out[:, n:])).sum()).backward()
+    loss = (w * torch.sin(out)).sum()  # any loss: the nodes get its cotangent dL/dy_L
+    (cotangent,) = torch.autograd.grad(loss, out, retain_graph=True)
+    loss.backward()
 
-    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
-    in_dir.mkdir()
-    out_dir.mkdir()
+    r = run_graph_h2(model, y, cotangent, timeout_s=90)
+
+    close = {"rtol": 0, "atol": 1e-6}
+    torch.testing.assert_close(r.output, out.detach(), **close)
+    torch.testing.assert_close(r.input_grad, y.grad, **close)
+    for name in ("k_p", "k_q", "b_p", "b_q"):
+        torch.testing.assert_close(r.grads[name], getattr(model, name).grad, **close)
+    # Only neighbours were contacted: 4 exchanges per layer forward, 4 backward.
     for i in range(n):
-        node = NodeH2.from_graph_h2(model, i)
-        assert node.k_p.shape == (N_LAYERS, len(GRAPH.neighbours(i)) + 1)
-        share = {
-            "weights": node.state_dict(),
-            "p": y[:, i].detach().clone(),
-            "q": y[:, n + i].detach().clone(),
-            "lam_p": lam_p[:, i].clone(),
-            "lam_q": lam_q[:, i].clone(),
-        }
-        torch.save(share, in_dir / f"node{i}.pt")
-
-    launch(_worker, n, args=(GRAPH.to_dict(), str(in_dir), str(out_dir)), timeout_s=90)
-
-    for i in range(n):
-        r = torch.load(out_dir / f"node{i}.pt")
-        cols = model.node_slice(i)
-        close = {"rtol": 0, "atol": 1e-6}
-        torch.testing.assert_close(r["p"], out[:, i].detach(), **close)
-        torch.testing.assert_close(r["q"], out[:, n + i].detach(), **close)
-        torch.testing.assert_close(r["dp"], y.grad[:, i], **close)
-        torch.testing.assert_close(r["dq"], y.grad[:, n + i], **close)
-        torch.testing.assert_close(r["grads"]["k_p"], model.k_p.grad[:, cols], **close)
-        torch.testing.assert_close(r["grads"]["k_q"], model.k_q.grad[:, cols], **close)
-        torch.testing.assert_close(r["grads"]["b_p"], model.b_p.grad[:, i], **close)
-        torch.testing.assert_close(r["grads"]["b_q"], model.b_q.grad[:, i], **close)
-        # Only neighbours were contacted: 4 exchanges per layer forward, 4 backward.
-        assert r["contacted"] == list(GRAPH.neighbours(i))
-        assert r["n_sent"] == 8 * N_LAYERS * len(GRAPH.neighbours(i))
+        assert r.contacted[i] == GRAPH.neighbours(i)
+        assert r.sent[i] == 8 * N_LAYERS * len(GRAPH.neighbours(i))
+    # Each process held only its node's column of weights.
+    assert [NodeH2.from_graph_h2(model, i).k_p.shape[1] for i in range(n)] == [3, 3, 4, 2]
 
 
 class _FakeGroup:
@@ -115,7 +68,13 @@ def test_link_and_node_refuse_mismatches() -> None:
 
 def test_connect_uses_loopback_only() -> None:
     # One process is a whole group: the store and gloo's device live on 127.0.0.1.
-    from hamnets.distributed import free_port
-
     group = connect(0, 1, free_port(), timeout_s=10)
     assert group.size() == 1 and group.rank() == 0
+
+
+def test_run_graph_h2_refuses_bad_shapes() -> None:
+    model = GraphH2(GRAPH, 1, 1.0)
+    with pytest.raises(ValueError, match=r"shape \(batch, 8\)"):
+        run_graph_h2(model, torch.zeros(3, 6))
+    with pytest.raises(ValueError, match="cotangent must have the shape"):
+        run_graph_h2(model, torch.zeros(3, 8), torch.zeros(3, 7))

@@ -3,5 +3,14 @@
 from ._launch import connect, free_port, launch
 from ._link import NeighbourLink
 from ._node import NodeH2
+from ._run import DistributedResult, run_graph_h2
 
-__all__ = ["NodeH2", "NeighbourLink", "connect", "free_port", "launch"]
+__all__ = [
+    "DistributedResult",
+    "NeighbourLink",
+    "NodeH2",
+    "connect",
+    "free_port",
+    "launch",
+    "run_graph_h2",
+]

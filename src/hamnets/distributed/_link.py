@@ -19,7 +19,8 @@ class NeighbourLink:
     their senders and receives the gradients of the tensors it sent. Every process must call
     :meth:`exchange` (and ``backward``) the same number of times in the same order, which the
     layer loop of :class:`~hamnets.distributed.NodeH2` guarantees; each call carries a sequence
-    tag, so a protocol mismatch times out instead of mixing messages.
+    tag (forward ``2 s``, backward ``2 s + 1``, ``s >= 1``), so a protocol mismatch times out
+    instead of mixing messages. Call :meth:`close` before the process exits.
 
     Args:
         group: a ``torch.distributed.ProcessGroupGloo`` (see :func:`connect`).
@@ -63,6 +64,19 @@ class NeighbourLink:
         self.contacted.update(self.peers)
         self.n_sent += len(sends)
         return tuple(recvs)
+
+    def close(self) -> None:
+        """Handshake with every neighbour before leaving (not counted in :attr:`n_sent`).
+
+        Messages between two nodes arrive in order, so once a neighbour's handshake arrives it
+        has received everything this node sent; no process exits under a reading neighbour.
+        """
+        works = []
+        for peer in self.peers:
+            works.append(self.group.send([torch.zeros(1)], peer, 1))
+            works.append(self.group.recv([torch.empty(1)], peer, 1))
+        for w in works:
+            w.wait()
 
     def exchange(self, outgoing: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Differentiable swap: returns the tensors received from ``peers`` (same order).
