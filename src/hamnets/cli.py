@@ -147,10 +147,11 @@ def _shape_defaults(
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from .training import ClassifyConfig, Interrupted, RunDir, fit_classifier
+    from .training import ClassifyConfig, Interrupted, Parallel, RunDir, fit_classifier
     from .training._report import write_classify_outputs
 
     _set_threads(args.threads, 1)
+    parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     if args.resume:
         run = RunDir(args.resume)
         config = ClassifyConfig.from_dict(run.read_json("config.json"))
@@ -173,9 +174,12 @@ def _run_classify(args: argparse.Namespace) -> int:
             graph=args.graph,
         )
         run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
-        run.write_json("config.json", config)
+        if parallel.is_main:
+            run.write_json("config.json", config)
     try:
-        result = fit_classifier(config, run, resume=bool(args.resume), quiet=args.quiet)
+        result = fit_classifier(
+            config, run, resume=bool(args.resume), quiet=args.quiet, parallel=parallel
+        )
     except Interrupted as exc:
         print(
             f"hamnets: {exc}; checkpoint saved. Continue with: "
@@ -183,6 +187,8 @@ def _run_classify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    if not parallel.is_main:  # only rank 0 writes and reports
+        return 0
     write_classify_outputs(result, run)
     m = result.metrics
     print(

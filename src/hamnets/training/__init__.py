@@ -2,6 +2,7 @@
 
 from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
 from ._config import PROTOCOLS, ClassifyConfig
+from ._parallel import Parallel
 from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
 from ._readout_fit import AdamReadout
 from ._rundir import RunDir, Stopwatch, progress, resolve_device
@@ -14,6 +15,7 @@ __all__ = [
     "JointProtocol",
     "PROTOCOLS",
     "PaperProtocol",
+    "Parallel",
     "RunDir",
     "Stopwatch",
     "fit_classifier",

@@ -13,6 +13,7 @@ import torch
 from ..datasets import Toy2D, check_classification_data, make_toy2d
 from ..hdnn import HamiltonianDNN, build_hdnn
 from ._config import ClassifyConfig
+from ._parallel import Parallel
 from ._protocols import make_protocol
 from ._rundir import RunDir, Stopwatch, progress, resolve_device
 
@@ -96,6 +97,7 @@ def fit_classifier(
     resume: bool = False,
     quiet: bool = True,
     on_iteration: Callable[[int], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> ClassifyResult:
     """Train an H-DNN classifier on a 2D set as ``config`` says.
 
@@ -105,6 +107,10 @@ def fit_classifier(
         resume: continue from ``run``'s checkpoint (same config) instead of starting anew.
         quiet: hide the progress bar.
         on_iteration: called with the global step number after every training step.
+        parallel: this process's place in a data-parallel job; default: from the ``torchrun``
+            environment (a single process without it). Every rank gets the same global
+            batches (same seeds) and trains on its shard ``batch[rank::world]``; only rank 0
+            writes checkpoints and shows progress.
 
     Returns:
         The trained model, its read-out, the data, metrics and the per-epoch history.
@@ -112,8 +118,12 @@ def fit_classifier(
     Raises:
         Interrupted: after Ctrl-C, once the checkpoint is saved.
     """
-    device = resolve_device(config.device)
-    gens = seeded_generators(config.seed)
+    parallel = Parallel.from_env() if parallel is None else parallel
+    device = parallel.device(resolve_device(config.device))
+    parallel.check_batch(config.batch_size)
+    parallel.init(device)
+    quiet = quiet or not parallel.is_main
+    gens = seeded_generators(config.seed)  # the same on every rank: same data and batches
     data = load_data(config, gens["data"])
     model = build_hdnn(
         config.model,
@@ -123,7 +133,7 @@ def fit_classifier(
         graph=config.topology(),
         generator=gens["init"],
     ).to(device)
-    protocol = make_protocol(model, config, device)
+    protocol = make_protocol(model, config, device, parallel)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     n = x_train.shape[0]
     steps_per_epoch = n // config.batch_size
@@ -146,7 +156,7 @@ def fit_classifier(
             epoch = config.epochs
 
     def checkpoint(done: bool = False) -> None:
-        if run is None:
+        if run is None or not parallel.is_main:  # the state is the same on every rank
             return
         run.save_checkpoint(
             {
@@ -179,6 +189,7 @@ def fit_classifier(
             perm_dev = perm.to(device)
             while batch < steps_per_epoch:
                 idx = perm_dev[batch * config.batch_size : (batch + 1) * config.batch_size]
+                idx = parallel.shard(idx)  # (B / world,): this rank's share of the batch
                 step = epoch * steps_per_epoch + batch
                 loss, correct = protocol.train_step(
                     x_train[idx], y_train[idx], epoch, step, steps_per_epoch
@@ -194,11 +205,15 @@ def fit_classifier(
                     checkpoint()
                     raise Interrupted(f"interrupted in epoch {epoch}, step {batch}")
             k = max(1, batch)
+            # Epoch statistics over every rank's shard (each rank's loss is its shard's mean).
+            totals = {key: parallel.sum(v) for key, v in sums.items()}
             history.append(
                 {
                     "epoch": epoch,
-                    "loss": sums["loss"] / k if sums["seen"] else float("nan"),
-                    "batch_accuracy": sums["correct"] / max(1, sums["seen"]),
+                    "loss": totals["loss"] / (k * parallel.world_size)
+                    if totals["seen"]
+                    else float("nan"),
+                    "batch_accuracy": totals["correct"] / max(1, totals["seen"]),
                     "lr": protocol.lr_at(epoch, (epoch + 1) * steps_per_epoch - 1, steps_per_epoch),
                     "wall_seconds": clock.wall,
                 }

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..hdnn import HamiltonianDNN, Readout
 from ._config import ClassifyConfig
+from ._parallel import Parallel
 from ._readout_fit import AdamReadout, augment
 
 __all__ = ["PaperProtocol", "JointProtocol", "paper_lr_factor", "make_protocol"]
@@ -50,9 +51,17 @@ class PaperProtocol:
 
     name = "paper"
 
-    def __init__(self, model: HamiltonianDNN, config: ClassifyConfig, device: torch.device):
+    def __init__(
+        self,
+        model: HamiltonianDNN,
+        config: ClassifyConfig,
+        device: torch.device,
+        parallel: Parallel | None = None,
+    ):
         self.model = model
         self.config = config
+        self.parallel = Parallel() if parallel is None else parallel
+        self.net = self.parallel.wrap(model)  # DDP in a multi-process job: averages gradients
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         self.readout = AdamReadout(
             model.nf, lr=config.lr, ridge=config.readout_ridge, device=device
@@ -66,9 +75,11 @@ class PaperProtocol:
         self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
     ) -> tuple[float, int]:
         """One network step on a batch x (B, nf), y (B,); returns (loss, number correct)."""
-        features = self.model(x)  # (B, nf)
+        features = self.net(x)  # (B, nf); B is this rank's shard in a multi-process job
         self.readout.reset()
-        self.readout.fit(augment(features.detach()), y, self.config.readout_steps)
+        # The read-out is fitted on the whole global batch, the same on every rank.
+        every = self.parallel.gather_rows(features.detach())  # (B_global, nf)
+        self.readout.fit(augment(every), self.parallel.gather_rows(y), self.config.readout_steps)
         logits = self.readout.logits(features)  # (B,)
         loss = F.binary_cross_entropy_with_logits(logits, y)
         loss = loss + self.model.regularizer(self.config.alpha)
@@ -116,10 +127,18 @@ class JointProtocol:
 
     name = "joint"
 
-    def __init__(self, model: HamiltonianDNN, config: ClassifyConfig, device: torch.device):
+    def __init__(
+        self,
+        model: HamiltonianDNN,
+        config: ClassifyConfig,
+        device: torch.device,
+        parallel: Parallel | None = None,
+    ):
         self.model = model
         self.config = config
         self.readout = Readout(model.nf).to(device)
+        parallel = Parallel() if parallel is None else parallel
+        self.net, self.head = parallel.wrap(model), parallel.wrap(self.readout)
         params = list(model.parameters()) + list(self.readout.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
 
@@ -136,7 +155,7 @@ class JointProtocol:
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
     ) -> tuple[float, int]:
-        logits = self.readout(self.model(x)).squeeze(1)  # (B,)
+        logits = self.head(self.net(x)).squeeze(1)  # (B,)
         loss = F.binary_cross_entropy_with_logits(logits, y)
         loss = loss + self.model.regularizer(self.config.alpha)
         self.optimizer.zero_grad(set_to_none=True)
@@ -164,8 +183,11 @@ class JointProtocol:
 
 
 def make_protocol(
-    model: HamiltonianDNN, config: ClassifyConfig, device: torch.device
+    model: HamiltonianDNN,
+    config: ClassifyConfig,
+    device: torch.device,
+    parallel: Parallel | None = None,
 ) -> PaperProtocol | JointProtocol:
     if config.protocol == "paper":
-        return PaperProtocol(model, config, device)
-    return JointProtocol(model, config, device)
+        return PaperProtocol(model, config, device, parallel)
+    return JointProtocol(model, config, device, parallel)
