@@ -246,6 +246,7 @@ def fit_classifier(
         "wall_seconds": clock.wall,
         "cpu_seconds": clock.cpu,
         "threads": torch.get_num_threads(),
+        "processes": parallel.world_size,
         "device": str(device),
     }
     return ClassifyResult(config, model, W, mu, data, metrics, history)
