@@ -3,6 +3,7 @@
 from ._base import HamiltonianDNN
 from ._h1 import H1
 from ._h2 import H2
+from ._mlp import MLP
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
@@ -16,6 +17,7 @@ __all__ = [
     "MS1",
     "MS2",
     "MS3",
+    "MLP",
     "Readout",
     "MODEL_NAMES",
     "build_hdnn",
