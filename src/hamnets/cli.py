@@ -18,8 +18,127 @@ class UsageError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-# -- hamnets counterexample --------------------------------------------------------------
-def _add_counterexample(sub) -> None:
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _set_threads(threads: int | None, default: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads or default)
+
+
+# -- classify ----------------------------------------------------------------------------------
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    from .training import PROTOCOLS, ClassifyConfig
+
+    d = ClassifyConfig()
+    p = sub.add_parser(
+        "classify",
+        help="train an H-DNN classifier on a 2D data set",
+        description="Train an H-DNN on swiss_roll, double_circles, double_moons or your own "
+        "2D data (.csv with x1,x2,label or .npz with x, y). Writes config.json, metrics.json, "
+        "checkpoint.pt, history.csv, decision_boundary.png, propagation.png/.gif to --out.",
+    )
+    p.add_argument(
+        "--dataset",
+        default=d.dataset,
+        help="swiss_roll, double_circles, double_moons, or a .csv/.npz file",
+    )
+    p.add_argument("--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2 or MS3")
+    p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
+    p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
+    p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")
+    p.add_argument(
+        "--input-features",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("I", "J"),
+        help="features that carry x1 and x2 (default: 0 and nf-1)",
+    )
+    p.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="smoothness regulariser weight")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=d.protocol,
+        help="paper: the reference procedure; joint: end-to-end training (default)",
+    )
+    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch CPU threads (default 1: fastest for these small matrices)",
+    )
+    p.add_argument("--out", default=None, help="run folder (default runs/<dataset>_<model>)")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the interrupted run in DIR (other flags are ignored)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_classify)
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from .training import ClassifyConfig, Interrupted, RunDir, fit_classifier
+    from .training._report import write_classify_outputs
+
+    _set_threads(args.threads, 1)
+    if args.resume:
+        run = RunDir(args.resume)
+        config = ClassifyConfig.from_dict(run.read_json("config.json"))
+    else:
+        config = ClassifyConfig(
+            dataset=args.dataset,
+            model=args.model,
+            nf=args.nf,
+            layers=args.layers,
+            t_end=args.t_end,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            alpha=args.alpha,
+            seed=args.seed,
+            protocol=args.protocol,
+            device=args.device,
+            input_features=tuple(args.input_features) if args.input_features else None,
+        )
+        run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
+        run.write_json("config.json", config)
+    try:
+        result = fit_classifier(config, run, resume=bool(args.resume), quiet=args.quiet)
+    except Interrupted as exc:
+        print(
+            f"hamnets: {exc}; checkpoint saved. Continue with: "
+            f"hamnets classify --resume {run.path}",
+            file=sys.stderr,
+        )
+        return 130
+    write_classify_outputs(result, run)
+    m = result.metrics
+    print(
+        f"{config.model} on {config.dataset} ({config.protocol} protocol): "
+        f"train {m['train_accuracy']:.2%}, test {m['test_accuracy']:.2%}, "
+        f"{m['cpu_seconds']:.1f} s CPU -> {run.path}"
+    )
+    return 0
+
+
+# -- counterexample --------------------------------------------------------------------------------
+def _add_counterexample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "counterexample",
         help="exploding gradients of a symplectic flow (Appendix III of arXiv:2105.13205)",
@@ -64,12 +183,11 @@ def _run_counterexample(args: argparse.Namespace) -> int:
         new_figure,
         plot_bsm_entries,
         plot_trajectories,
-        save_figure,
         save_trajectories_gif,
     )
     from .training import RunDir
 
-    torch.set_num_threads(1)
+    _set_threads(None, 1)
     if args.frames < 1:
         raise UsageError(f"--frames must be >= 1, got {args.frames}.")
     if not 20 <= args.dpi <= 600:
@@ -88,20 +206,20 @@ def _run_counterexample(args: argparse.Namespace) -> int:
     metrics = result.metrics()
     run.write_json("metrics.json", metrics)
 
-    fig = new_figure((7.0, 4.5))
-    plot_bsm_entries(fig.add_subplot(), result.t, result.bsm, result.bsm_fd)
+    fig, axes = new_figure(size=(7.0, 4.5))
+    plot_bsm_entries(axes[0, 0], result.t, result.bsm, result.bsm_fd)
     fig.suptitle(rf"$\epsilon$ = {config.epsilon:g}, h = {config.h:g}, $\gamma$ = {config.gamma:g}")
-    save_figure(fig, run.file("bsm_entries.png"), dpi=args.dpi)
+    fig.savefig(run.file("bsm_entries.png"), dpi=args.dpi)
 
     n = config.n_steps
     direction = torch.zeros(2, dtype=result.states.dtype)
     direction[args.direction - 1] = 1.0
-    fig = new_figure((5.5, 4.8))
+    fig, axes = new_figure(size=(5.5, 4.8))
     plot_trajectories(
-        fig.add_subplot(), result.states, result.perturbed(n, direction),
+        axes[0, 0], result.states, result.perturbed(n, direction),
         title=f"perturbation {config.gamma:g} e{args.direction} at t = 0",
     )  # fmt: skip
-    save_figure(fig, run.file("trajectories.png"), dpi=args.dpi)
+    fig.savefig(run.file("trajectories.png"), dpi=args.dpi)
     if args.gif:
         lags = sorted({round(k * n / max(1, args.frames - 1)) for k in range(args.frames)})
         runs = [result.perturbed(k, direction) for k in lags]
@@ -117,7 +235,7 @@ def _run_counterexample(args: argparse.Namespace) -> int:
 
 
 # Each entry declares one sub-command; append yours (keep one concept per function pair).
-_COMMANDS: tuple = (_add_counterexample,)
+_COMMANDS: tuple = (_add_classify, _add_counterexample)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,3 +1,25 @@
 """Data sets: toy 2D classification sets, MNIST (offline), trajectory sampling."""
 
-__all__: list[str] = []
+from ._toy2d import (
+    TOY2D_NAMES,
+    Toy2D,
+    check_classification_data,
+    double_circles,
+    double_moons,
+    load_toy2d_file,
+    make_toy2d,
+    pad_features,
+    swiss_roll,
+)
+
+__all__ = [
+    "TOY2D_NAMES",
+    "Toy2D",
+    "check_classification_data",
+    "double_circles",
+    "double_moons",
+    "load_toy2d_file",
+    "make_toy2d",
+    "pad_features",
+    "swiss_roll",
+]

@@ -1,6 +1,13 @@
-"""Plots: every function takes an ``ax`` and returns it; matplotlib is imported lazily."""
+"""Plots. Every function draws on an explicit ``ax`` and returns it; matplotlib is lazy."""
 
-from ._figure import new_figure, save_figure
+from ._classify import (
+    new_figure,
+    plot_decision_boundary,
+    plot_propagation,
+    propagation_figure,
+    readout_basis,
+    save_propagation_gif,
+)
 from ._gradients import (
     plot_bsm_entries,
     plot_depth_profiles,
@@ -11,7 +18,11 @@ from ._gradients import (
 
 __all__ = [
     "new_figure",
-    "save_figure",
+    "plot_decision_boundary",
+    "plot_propagation",
+    "propagation_figure",
+    "readout_basis",
+    "save_propagation_gif",
     "plot_bsm_entries",
     "plot_depth_profiles",
     "plot_gradient_norms",

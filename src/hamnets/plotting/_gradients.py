@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._figure import new_figure
+from ._classify import new_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -141,8 +141,8 @@ def save_trajectories_gif(
 
     if len(perturbed_runs) != len(lags) or not lags:
         raise ValueError("perturbed_runs and lags must be non-empty and of the same length.")
-    fig = new_figure(figsize)
-    ax = fig.add_subplot()
+    fig, axes = new_figure(size=figsize)
+    ax = axes[0, 0]
 
     def draw(k: int) -> list:
         ax.clear()
