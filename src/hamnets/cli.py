@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -89,6 +90,12 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         help="continue the interrupted run in DIR (other flags are ignored)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--track-gradients",
+        action="store_true",
+        help="record the BSM norms dy_L/dy_{L-l} for every depth l after every step "
+        "(gradients.npz, gradient_norms.png)",
+    )
     p.set_defaults(func=_run_classify)
 
 
@@ -115,6 +122,7 @@ def _run_classify(args: argparse.Namespace) -> int:
             protocol=args.protocol,
             device=args.device,
             input_features=tuple(args.input_features) if args.input_features else None,
+            track_gradients=args.track_gradients,
         )
         run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
         run.write_json("config.json", config)
@@ -234,8 +242,99 @@ def _run_counterexample(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- gradients -------------------------------------------------------------------------------------
+def _add_gradients(sub: argparse._SubParsersAction) -> None:
+    from .training import ClassifyConfig
+    from .training._depth_comparison import COMPARE_MODELS
+
+    d = ClassifyConfig()
+    p = sub.add_parser(
+        "gradients",
+        help="plot BSM norms: of a run (--run) or MLP versus H-DNNs against depth (--compare)",
+        description="--run DIR re-plots DIR/gradient_norms.png from the gradients.npz of "
+        "`hamnets classify --track-gradients`. --compare trains the MLP baseline and each "
+        "H-DNN on one data set and plots ||dy_L/dy_j|| against j at initialisation and after "
+        "training (depth_comparison.png, depth_comparison.json in --out).",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", metavar="DIR", help="a run folder with gradients.npz")
+    what.add_argument("--compare", action="store_true", help="the depth comparison")
+    p.add_argument("--out", default=None, help="output folder (default: DIR, or runs/gradients)")
+    p.add_argument(
+        "--models", nargs="+", default=list(COMPARE_MODELS), metavar="NAME",
+        help=f"networks to compare (default: {' '.join(COMPARE_MODELS)})",
+    )  # fmt: skip
+    p.add_argument("--dataset", default=d.dataset, help="toy set or file (default swiss_roll)")
+    p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
+    p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
+    p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")
+    p.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_gradients)
+
+
+def _run_gradients(args: argparse.Namespace) -> int:
+    from .analysis import load_gradients
+    from .plotting import gradient_norms_figure, new_figure, plot_depth_profiles
+    from .training import ClassifyConfig, RunDir, compare_depth_profiles
+
+    _set_threads(None, 1)
+    if args.run is not None:
+        if not Path(args.run).is_dir():
+            raise UsageError(f"--run {args.run} is not a folder; pass a classify run folder.")
+        source = RunDir(args.run)
+        data = load_gradients(source.file("gradients.npz"))
+        out = RunDir(args.out or args.run)
+        title = f"{data['model']} on {data['dataset']}" if "model" in data else None
+        fig = gradient_norms_figure(data["iterations"], data["norms"], title=title)
+        fig.savefig(out.file("gradient_norms.png"), dpi=100)
+        print(f"wrote {out.file('gradient_norms.png')}")
+        return 0
+    config = ClassifyConfig(
+        dataset=args.dataset,
+        nf=args.nf,
+        layers=args.layers,
+        t_end=args.t_end,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+    )
+    profiles = compare_depth_profiles(config, args.models, quiet=args.quiet)
+    out = RunDir(args.out or "runs/gradients")
+    out.write_json(
+        "depth_comparison.json",
+        {
+            "config": config.to_dict(),
+            "profiles": {
+                p.model: {
+                    "initial": p.initial.tolist(),
+                    "trained": p.trained.tolist(),
+                    "test_accuracy": p.test_accuracy,
+                }
+                for p in profiles
+            },
+        },
+    )
+    fig, axes = new_figure(1, 2, size=(4.6, 3.8))
+    styles = {"MLP": {"color": "k", "lw": 2.2}}
+    for ax, when in zip(axes[0], ("initial", "trained"), strict=True):
+        plot_depth_profiles(ax, {p.model: getattr(p, when) for p in profiles}, styles=styles)
+        ax.set_title(f"{'at initialisation' if when == 'initial' else 'after training'}")
+    fig.suptitle(f"{config.dataset}, L = {config.layers}, T = {config.t_end:g}")
+    fig.savefig(out.file("depth_comparison.png"), dpi=90)
+    for p in profiles:
+        print(
+            f"{p.model:6s} ||dy_L/dy_0||: init {p.initial[0]:.3g}, trained {p.trained[0]:.3g}; "
+            f"test {p.test_accuracy:.2%}"
+        )
+    print(f"wrote {out.path}")
+    return 0
+
+
 # Each entry declares one sub-command; append yours (keep one concept per function pair).
-_COMMANDS: tuple = (_add_classify, _add_counterexample)
+_COMMANDS: tuple = (_add_classify, _add_counterexample, _add_gradients)
 
 
 def build_parser() -> argparse.ArgumentParser:

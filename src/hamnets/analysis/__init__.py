@@ -12,6 +12,7 @@ from ._counterexample import (
 from ._sensitivity import accumulate_backward, backward_sensitivity, layer_jacobians
 from ._singular_values import smallest_singular_value, spectral_norm
 from ._symplecticity import symplecticity_residual
+from ._tracking import GradientRecorder, depth_norms, load_gradients, save_gradients
 
 __all__ = [
     "backward_sensitivity",
@@ -27,4 +28,8 @@ __all__ = [
     "counterexample_jacobians",
     "counterexample_trajectory",
     "finite_difference_bsm",
+    "GradientRecorder",
+    "depth_norms",
+    "load_gradients",
+    "save_gradients",
 ]

@@ -8,7 +8,7 @@ from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
 from ._readout import Readout
-from ._registry import MODEL_NAMES, build_hdnn
+from ._registry import BASELINE_NAMES, MODEL_NAMES, build_hdnn
 
 __all__ = [
     "HamiltonianDNN",
@@ -20,5 +20,6 @@ __all__ = [
     "MLP",
     "Readout",
     "MODEL_NAMES",
+    "BASELINE_NAMES",
     "build_hdnn",
 ]

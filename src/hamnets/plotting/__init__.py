@@ -9,6 +9,7 @@ from ._classify import (
     save_propagation_gif,
 )
 from ._gradients import (
+    gradient_norms_figure,
     plot_bsm_entries,
     plot_depth_profiles,
     plot_gradient_norms,
@@ -23,6 +24,7 @@ __all__ = [
     "propagation_figure",
     "readout_basis",
     "save_propagation_gif",
+    "gradient_norms_figure",
     "plot_bsm_entries",
     "plot_depth_profiles",
     "plot_gradient_norms",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "plot_bsm_entries",
     "plot_depth_profiles",
+    "gradient_norms_figure",
     "plot_gradient_norms",
     "plot_trajectories",
     "save_trajectories_gif",
@@ -181,13 +182,22 @@ def plot_gradient_norms(ax: Axes, iterations, norms, *, cmap: str = "viridis") -
     scale = Normalize(0, max(1, depths - 1))
     for l in range(depths):  # noqa: E741
         ax.plot(iterations, norms[:, l], color=colors(scale(l)), lw=0.9)
-    ax.axhline(1.0, color="k", ls="--", lw=1.0, label="lower bound 1 (symplectic)")
+    ax.axhline(1.0, color="k", ls="--", lw=1.0, label="1: lower bound for symplectic H2, MS3")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel(r"$\|\partial y_L / \partial y_{L-l}\|_2$")
     ax.figure.colorbar(ScalarMappable(scale, colors), ax=ax, label="depth $l$")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def gradient_norms_figure(iterations, norms, *, title: str | None = None):
+    """A figure with :func:`plot_gradient_norms` (the ``gradient_norms.png`` of a run)."""
+    fig, axes = new_figure(size=(6.4, 4.2))
+    plot_gradient_norms(axes[0, 0], iterations, norms)
+    if title:
+        axes[0, 0].set_title(title)
+    return fig
 
 
 def plot_depth_profiles(ax: Axes, profiles: Mapping[str, object], *, styles=None) -> Axes:
