@@ -52,7 +52,9 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         default=d.dataset,
         help="swiss_roll, double_circles, double_moons, or a .csv/.npz file",
     )
-    p.add_argument("--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2 or MS3")
+    p.add_argument(
+        "--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2, MS3, or the baseline MLP"
+    )
     p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
     p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
     p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")

@@ -87,6 +87,10 @@ class ClassifyConfig:
             raise ValueError("final_readout_epochs and warmup_epochs must be >= 0.")
         if not 0 < self.final_lr_fraction <= 1:
             raise ValueError(f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}.")
+        if not isinstance(self.track_gradients, bool):
+            raise ValueError(
+                f"track_gradients must be True or False, got {self.track_gradients!r}."
+            )
         if self.input_features is not None:
             object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
 
