@@ -9,11 +9,14 @@ from ._graph import Graph
 from ._h1 import H1
 from ._h2 import H2
 from ._h2_graph import GraphH2
+from ._mlp import MLP
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
 
 MODEL_NAMES = ("H1_J1", "H1_J2", "H2", "MS1", "MS2", "MS3")
+#: Non-Hamiltonian baselines that :func:`build_hdnn` also builds (for comparisons).
+BASELINE_NAMES = ("MLP",)
 
 
 def build_hdnn(
@@ -25,7 +28,7 @@ def build_hdnn(
     graph: Graph | str | None = None,
     generator: torch.Generator | None = None,
 ) -> HamiltonianDNN:
-    """Build an H-DNN from its name (one of :data:`MODEL_NAMES`).
+    """Build an H-DNN from its name (one of :data:`MODEL_NAMES`), or the baseline ``"MLP"``.
 
     With ``graph`` (a :class:`Graph` or a spec such as ``"ring:8"``), ``name`` must be ``"H2"``
     and the result is a :class:`GraphH2` with ``nf = 2 x nodes``.
@@ -44,7 +47,8 @@ def build_hdnn(
         return H1(nf, n_layers, t_end, j="J1", generator=generator)
     if name == "H1_J2":
         return H1(nf, n_layers, t_end, j="J2", generator=generator)
-    classes = {"H2": H2, "MS1": MS1, "MS2": MS2, "MS3": MS3}
+    classes = {"H2": H2, "MS1": MS1, "MS2": MS2, "MS3": MS3, "MLP": MLP}
     if name not in classes:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}.")
+        names = ", ".join(MODEL_NAMES + BASELINE_NAMES)
+        raise ValueError(f"unknown model {name!r}; choose one of {names}.")
     return classes[name](nf, n_layers, t_end, generator=generator)

@@ -8,6 +8,14 @@ from ._classify import (
     readout_basis,
     save_propagation_gif,
 )
+from ._gradients import (
+    gradient_norms_figure,
+    plot_bsm_entries,
+    plot_depth_profiles,
+    plot_gradient_norms,
+    plot_trajectories,
+    save_trajectories_gif,
+)
 
 __all__ = [
     "new_figure",
@@ -16,4 +24,10 @@ __all__ = [
     "propagation_figure",
     "readout_basis",
     "save_propagation_gif",
+    "gradient_norms_figure",
+    "plot_bsm_entries",
+    "plot_depth_profiles",
+    "plot_gradient_norms",
+    "plot_trajectories",
+    "save_trajectories_gif",
 ]

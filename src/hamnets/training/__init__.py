@@ -2,6 +2,7 @@
 
 from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
 from ._config import PROTOCOLS, ClassifyConfig
+from ._depth_comparison import DepthProfile, compare_depth_profiles, depth_profile
 from ._parallel import Parallel
 from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
 from ._readout_fit import AdamReadout
@@ -11,6 +12,7 @@ __all__ = [
     "AdamReadout",
     "ClassifyConfig",
     "ClassifyResult",
+    "DepthProfile",
     "Interrupted",
     "JointProtocol",
     "PROTOCOLS",
@@ -18,6 +20,8 @@ __all__ = [
     "Parallel",
     "RunDir",
     "Stopwatch",
+    "compare_depth_profiles",
+    "depth_profile",
     "fit_classifier",
     "paper_lr_factor",
     "progress",
