@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,16 @@ import torch
 import torch.multiprocessing as mp
 
 from hamnets.distributed import launch
-from hamnets.training import ClassifyConfig, Parallel, fit_classifier
+from hamnets.training import ClassifyConfig, Interrupted, Parallel, RunDir, fit_classifier
 
 CONFIGS = [
     ClassifyConfig(dataset="double_moons", model="H2", nf=4, layers=4, t_end=2.0, epochs=1,
                    batch_size=100, protocol=protocol, final_readout_epochs=1)
     for protocol in ("joint", "paper")
 ]  # fmt: skip
+# 40 steps per epoch; rank 1 alone gets Ctrl-C at step 50 (epoch 1, after its 11th batch).
+RESUMED = ClassifyConfig(dataset="double_moons", model="H2", nf=4, layers=4, t_end=2.0,
+                         epochs=2, batch_size=100, protocol="joint")  # fmt: skip
 
 
 def _worker(rank: int, port: int, world: int, out_dir: str, fail_at: int | None) -> None:
@@ -35,9 +39,30 @@ def _worker(rank: int, port: int, world: int, out_dir: str, fail_at: int | None)
         result = fit_classifier(config, None, parallel=parallel, on_iteration=on_iteration)
         state = {**result.model.state_dict(), "W": result.W, "mu": result.mu}
         torch.save(state, Path(out_dir) / f"{config.protocol}-rank{rank}.pt")
+    if fail_at is not None:
+        return
+
+    def ctrl_c(step: int) -> None:
+        if rank == 1 and step == 50:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run = RunDir(Path(out_dir) / "run")
+    try:
+        fit_classifier(RESUMED, run, parallel=parallel, on_iteration=ctrl_c)
+    except Interrupted:
+        (Path(out_dir) / f"interrupted-rank{rank}").touch()
 
 
-def test_two_processes_match_one_process(tmp_path: Path) -> None:
+@pytest.fixture
+def one_thread():
+    """The single-process baselines run on one thread, like each rank (8x faster here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_worker, 2, args=(2, str(tmp_path), None), timeout_s=120)
     for config in CONFIGS:
         single = fit_classifier(config, None, parallel=Parallel())
@@ -46,6 +71,17 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
             got = torch.load(tmp_path / f"{config.protocol}-rank{rank}.pt")
             for name, value in expected.items():
                 torch.testing.assert_close(got[name], value, rtol=0, atol=1e-5, msg=name)
+    # Ctrl-C on one rank stops both after the same step; rank 0's checkpoint then resumes in a
+    # single process and ends where an uninterrupted single-process run ends.
+    assert (tmp_path / "interrupted-rank0").exists() and (tmp_path / "interrupted-rank1").exists()
+    run = RunDir(tmp_path / "run")
+    ckpt = run.load_checkpoint()
+    assert (ckpt["epoch"], ckpt["batch"]) == (1, 11)
+    resumed = fit_classifier(RESUMED, run, resume=True, parallel=Parallel())
+    full = fit_classifier(RESUMED, None, parallel=Parallel())
+    for name, value in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-5)
+    torch.testing.assert_close(resumed.W, full.W, rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -209,7 +209,7 @@ def fit_classifier(
                 bar.update(1)
                 if on_iteration is not None:
                     on_iteration(step)
-                if stop.raised:
+                if parallel.any(stop.raised):  # all ranks stop after the same step
                     checkpoint()
                     raise Interrupted(f"interrupted in epoch {epoch}, step {batch}")
             k = max(1, batch)

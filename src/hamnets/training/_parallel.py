@@ -128,6 +128,10 @@ class Parallel:
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts, 0)
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank (e.g. Ctrl-C seen by one)."""
+        return self.sum(float(flag)) > 0 if self.active else flag
+
     def sum(self, value: float) -> float:
         """Sum a number over all ranks (for epoch statistics)."""
         if not self.active:
