@@ -194,8 +194,8 @@ def fit_classifier(
                 sums = {"loss": 0.0, "correct": 0, "seen": 0}
             perm_dev = perm.to(device)
             while batch < steps_per_epoch:
-                idx = perm_dev[batch * config.batch_size : (batch + 1) * config.batch_size]
-                idx = parallel.shard(idx)  # (B / world,): this rank's share of the batch
+                whole = perm_dev[batch * config.batch_size : (batch + 1) * config.batch_size]
+                idx = parallel.shard(whole)  # (B / world,): this rank's share of the batch
                 step = epoch * steps_per_epoch + batch
                 loss, correct = protocol.train_step(
                     x_train[idx], y_train[idx], epoch, step, steps_per_epoch
@@ -204,7 +204,8 @@ def fit_classifier(
                 sums["correct"] += correct
                 sums["seen"] += idx.shape[0]
                 if gradients is not None:
-                    gradients.record(step, model, x_train[idx])
+                    # on the global batch, as one process would (only rank 0 saves it)
+                    gradients.record(step, model, x_train[whole])
                 batch += 1
                 bar.update(1)
                 if on_iteration is not None:
