@@ -73,7 +73,7 @@ def test_connect_uses_loopback_only() -> None:
 
 
 def test_run_graph_h2_refuses_bad_shapes() -> None:
-    model = GraphH2(GRAPH, 1, 1.0)
+    model = GraphH2(GRAPH, 1, 1.0, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"shape \(batch, 8\)"):
         run_graph_h2(model, torch.zeros(3, 6))
     with pytest.raises(ValueError, match="cotangent must have the shape"):
