@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+LINTED := $(wildcard src tests benchmarks examples)
 
 .PHONY: install run test test-all lint format bench clean
 
@@ -22,20 +23,20 @@ run: $(STAMP)
 	$(BIN)/hamnets classify --dataset swiss_roll --model H1_J1 --out runs/swiss_roll_H1_J1 $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q -m "" $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks examples
-	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy2d.py $(ARGS)

@@ -60,9 +60,21 @@ def main() -> None:
     out = train_2d_example(dataset, model, 4, int(layers), float(t_end), False, seed=int(seed))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     train_acc, test_acc = float(out[2]), float(out[3])
-    print(json.dumps({"model": model, "dataset": dataset, "layers": int(layers),
-                      "t_end": float(t_end), "seed": int(seed), "train_accuracy": train_acc,
-                      "test_accuracy": test_acc, "cpu_seconds": cpu, "wall_seconds": wall}))
+    print(
+        json.dumps(
+            {
+                "model": model,
+                "dataset": dataset,
+                "layers": int(layers),
+                "t_end": float(t_end),
+                "seed": int(seed),
+                "train_accuracy": train_acc,
+                "test_accuracy": test_acc,
+                "cpu_seconds": cpu,
+                "wall_seconds": wall,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

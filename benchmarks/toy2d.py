@@ -53,16 +53,31 @@ def run_ours(job: tuple[str, str, str, int]) -> dict:
     suite, model, dataset, seed = job
     cfg = ClassifyConfig(dataset=dataset, model=model, seed=seed, **SUITES[suite])
     m = fit_classifier(cfg).metrics
-    return {"suite": suite, "model": model, "dataset": dataset, "seed": seed,
-            "test_accuracy": m["test_accuracy"], "train_accuracy": m["train_accuracy"],
-            "cpu_seconds": m["cpu_seconds"]}
+    return {
+        "suite": suite,
+        "model": model,
+        "dataset": dataset,
+        "seed": seed,
+        "test_accuracy": m["test_accuracy"],
+        "train_accuracy": m["train_accuracy"],
+        "cpu_seconds": m["cpu_seconds"],
+    }
 
 
-def run_reference(ref_dir: str, model: str, dataset: str, layers: int, t_end: float,
-                  seed: int) -> dict:
+def run_reference(
+    ref_dir: str, model: str, dataset: str, layers: int, t_end: float, seed: int
+) -> dict:
     """One reference run in a fresh interpreter, timed there with process_time."""
-    cmd = [sys.executable, str(HERE / "_reference_hdnn.py"), ref_dir, model, dataset,
-           str(layers), str(t_end), str(seed)]
+    cmd = [
+        sys.executable,
+        str(HERE / "_reference_hdnn.py"),
+        ref_dir,
+        model,
+        dataset,
+        str(layers),
+        str(t_end),
+        str(seed),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"reference run failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
@@ -89,17 +104,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--jobs", type=int, default=1, help="worker processes (one thread each)")
-    p.add_argument("--reference-dir", default=None,
-                   help="a checkout of DecodEPFL/HamiltonianNet to run beside ours")
-    p.add_argument("--reference-runs", nargs="*", default=["H1_J1:swiss_roll:16:1.2"],
-                   metavar="MODEL:DATASET:L:T", help="reference configurations to run")
-    p.add_argument("--reference-seeds", nargs="+", type=int, default=None,
-                   help="seeds for the reference runs (default: --seeds)")
+    p.add_argument(
+        "--reference-dir",
+        default=None,
+        help="a checkout of DecodEPFL/HamiltonianNet to run beside ours",
+    )
+    p.add_argument(
+        "--reference-runs",
+        nargs="*",
+        default=["H1_J1:swiss_roll:16:1.2"],
+        metavar="MODEL:DATASET:L:T",
+        help="reference configurations to run",
+    )
+    p.add_argument(
+        "--reference-seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        help="seeds for the reference runs (default: --seeds)",
+    )
     p.add_argument("--out", default=str(HERE / "results" / "toy2d.json"))
     args = p.parse_args(argv)
 
-    jobs = [(s, m, d, seed) for s in args.suites for m in args.models for d in args.datasets
-            for seed in args.seeds]
+    jobs = [
+        (s, m, d, seed)
+        for s in args.suites
+        for m in args.models
+        for d in args.datasets
+        for seed in args.seeds
+    ]
     t0 = time.perf_counter()
     rows: list[dict] = []
     if args.jobs > 1:
@@ -117,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in args.models:
             for d in args.datasets:
                 sel = [r for r in rows if (r["suite"], r["model"], r["dataset"]) == (s, m, d)]
-                table.append({"suite": s, **SUITES[s], "model": m, "dataset": d,
-                              **summarise(sel)})
+                table.append({"suite": s, **SUITES[s], "model": m, "dataset": d, **summarise(sel)})
 
     reference = []
     if args.reference_dir:
@@ -126,18 +158,30 @@ def main(argv: list[str] | None = None) -> int:
             model, dataset, layers, t_end = spec.split(":")
             ref_rows = []
             for seed in args.reference_seeds or args.seeds:
-                ref_rows.append(run_reference(args.reference_dir, model, dataset, int(layers),
-                                              float(t_end), seed))
+                ref_rows.append(
+                    run_reference(
+                        args.reference_dir, model, dataset, int(layers), float(t_end), seed
+                    )
+                )
                 print(f"[reference] {ref_rows[-1]}", flush=True)
-            entry = {"model": model, "dataset": dataset, "layers": int(layers),
-                     "t_end": float(t_end), **summarise(ref_rows)}
-            ours = [t for t in table if (t["protocol"], t["model"], t["dataset"], t["layers"],
-                                         t["t_end"]) == ("paper", model, dataset, int(layers),
-                                                         float(t_end))]
+            entry = {
+                "model": model,
+                "dataset": dataset,
+                "layers": int(layers),
+                "t_end": float(t_end),
+                **summarise(ref_rows),
+            }
+            ours = [
+                t
+                for t in table
+                if (t["protocol"], t["model"], t["dataset"], t["layers"], t["t_end"])
+                == ("paper", model, dataset, int(layers), float(t_end))
+            ]
             if ours:
                 entry["hamnets_cpu_seconds_mean"] = ours[0]["cpu_seconds_mean"]
                 entry["cpu_ratio_reference_over_hamnets"] = (
-                    entry["cpu_seconds_mean"] / ours[0]["cpu_seconds_mean"])
+                    entry["cpu_seconds_mean"] / ours[0]["cpu_seconds_mean"]
+                )
             reference.append(entry)
 
     import torch
@@ -160,15 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| protocol | L | T | model | dataset | test acc. mean [min, max] | CPU s/run |")
     print("|---|---|---|---|---|---|---|")
     for t in table:
-        print(f"| {t['protocol']} | {t['layers']} | {t['t_end']:g} | {t['model']} | "
-              f"{t['dataset']} | {100 * t['mean']:.2f} [{100 * t['min']:.2f}, "
-              f"{100 * t['max']:.2f}] | {t['cpu_seconds_mean']:.1f} |")
+        print(
+            f"| {t['protocol']} | {t['layers']} | {t['t_end']:g} | {t['model']} | "
+            f"{t['dataset']} | {100 * t['mean']:.2f} [{100 * t['min']:.2f}, "
+            f"{100 * t['max']:.2f}] | {t['cpu_seconds_mean']:.1f} |"
+        )
     for r in reference:
         ratio = r.get("cpu_ratio_reference_over_hamnets")
-        print(f"reference {r['model']} {r['dataset']} L={r['layers']}: test acc. mean "
-              f"{100 * r['mean']:.2f} [{100 * r['min']:.2f}, {100 * r['max']:.2f}], "
-              f"{r['cpu_seconds_mean']:.1f} s CPU/run"
-              + (f", {ratio:.1f}x the CPU time of hamnets" if ratio else ""))
+        print(
+            f"reference {r['model']} {r['dataset']} L={r['layers']}: test acc. mean "
+            f"{100 * r['mean']:.2f} [{100 * r['min']:.2f}, {100 * r['max']:.2f}], "
+            f"{r['cpu_seconds_mean']:.1f} s CPU/run"
+            + (f", {ratio:.1f}x the CPU time of hamnets" if ratio else "")
+        )
     print(f"wrote {out}")
     return 0
 

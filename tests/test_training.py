@@ -36,9 +36,9 @@ def test_paper_schedule_matches_the_reference_step_reset():
 
 def test_reference_adam_with_reset_counter_equals_scheduled_adam():
     """Two paths: Adam whose step counter is reset to the epoch, and Adam with our schedule."""
-    torch.manual_seed(0)
-    w0 = torch.randn(5, dtype=torch.float64)
-    target = torch.randn(5, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    w0 = torch.randn(5, dtype=torch.float64, generator=g)
+    target = torch.randn(5, dtype=torch.float64, generator=g)
     a = w0.clone().requires_grad_(True)
     b = w0.clone().requires_grad_(True)
     opt_a = torch.optim.Adam([a], lr=0.05, eps=0.0)
