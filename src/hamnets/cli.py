@@ -90,7 +90,12 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
     )
     p.add_argument("--epochs", type=_positive_int, default=d.epochs)
-    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="mini-batch size (default: 125 with --protocol paper, 50 with joint)",
+    )
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     p.add_argument("--alpha", type=float, default=d.alpha, help="smoothness regulariser weight")
     p.add_argument("--seed", type=int, default=d.seed)
