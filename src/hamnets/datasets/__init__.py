@@ -1,3 +1,23 @@
 """Data sets: toy 2D classification sets, MNIST (offline), trajectory sampling."""
 
-__all__: list[str] = []
+from ._trajectories import (
+    PROTOCOLS,
+    SYSTEMS,
+    TrajectoryData,
+    TrajectoryProtocol,
+    reference_rollout,
+    sample_initial_conditions,
+    trajectory_data,
+    tutorial_data,
+)
+
+__all__: list[str] = [
+    "PROTOCOLS",
+    "SYSTEMS",
+    "TrajectoryData",
+    "TrajectoryProtocol",
+    "reference_rollout",
+    "sample_initial_conditions",
+    "trajectory_data",
+    "tutorial_data",
+]
