@@ -1,0 +1,134 @@
+import pytest
+import torch
+from helpers import NonSeparable, random_hnn
+from torch import nn
+
+from hamnets.hnn import (
+    EnergyMLP,
+    HamiltonianNN,
+    MLPField,
+    SeparableHamiltonianNN,
+)
+
+F64 = torch.float64
+
+
+class SpringEnergy(nn.Module):
+    in_features = 2
+
+    def forward(self, x):
+        return x[:, 0] ** 2 + x[:, 1] ** 2
+
+
+def test_sign_spring_exact_h_gives_2p_minus_2q():
+    hnn = HamiltonianNN(SpringEnergy())
+    x = torch.tensor([[0.5, -1.5], [2.0, 3.0]])
+    expected = torch.stack([2 * x[:, 1], -2 * x[:, 0]], dim=1)  # (dq/dt, dp/dt) = (2p, -2q)
+    torch.testing.assert_close(hnn(x), expected)
+
+
+def test_sign_non_separable_h():
+    """(dH/dp, +dH/dq), the sign of DiffEqFlux's Boltz layer, fails this test."""
+    truth = NonSeparable().double()
+    hnn = HamiltonianNN(_Wrap(truth), dim=2).double()
+    x = torch.tensor([[0.7, -1.2], [-0.3, 0.4]], dtype=F64)
+    torch.testing.assert_close(hnn(x), truth.exact_field(x))
+    q, p = x[:, 0], x[:, 1]
+    wrong = torch.stack([p + 0.5 * q**2 * p, q + 0.5 * q * p**2], dim=1)
+    assert (hnn(x) - wrong).abs().max().item() > 0.5
+
+
+class _Wrap(nn.Module):
+    def __init__(self, field):
+        super().__init__()
+        self.field = field
+
+    def forward(self, x):
+        return self.field.hamiltonian(x)
+
+
+@pytest.mark.parametrize("dim", [2, 4, 8])
+def test_energy_conservation_and_zero_divergence(dim):
+    hnn = random_hnn(dim=dim, seed=dim)
+    x = torch.randn(5, dim, generator=torch.Generator().manual_seed(1), dtype=F64)
+    x.requires_grad_(True)
+    f = hnn(x)  # (5, dim)
+    (grad_h,) = torch.autograd.grad(hnn.hamiltonian(x).sum(), x, create_graph=True)
+    assert (grad_h * f).sum(-1).abs().max().item() < 1e-14  # dH/dt = grad H . J grad H = 0
+    div = sum(torch.autograd.grad(f[:, i].sum(), x, retain_graph=True)[0][:, i] for i in range(dim))
+    assert div.abs().max().item() < 1e-13  # tr(J Hess H) = 0
+
+
+def test_gradcheck_and_gradgradcheck_inputs_and_parameters():
+    hnn = random_hnn(dim=2, hidden=(5,))
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(2), dtype=F64)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (x,))
+    assert torch.autograd.gradgradcheck(hnn, (x,))
+    names = [n for n, _ in hnn.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in hnn.parameters())
+
+    def of_params(*ps):
+        return torch.func.functional_call(hnn, dict(zip(names, ps, strict=True)), (x.detach(),))
+
+    assert torch.autograd.gradcheck(of_params, params)
+    assert torch.autograd.gradgradcheck(of_params, params)
+
+
+def test_graph_only_when_recording():
+    hnn = random_hnn(dim=2)
+    x = torch.randn(4, 2, dtype=F64)
+    with torch.no_grad():
+        f = hnn(x)
+    assert not f.requires_grad and f.grad_fn is None
+    f_train = hnn(x)
+    assert f_train.requires_grad  # a loss on the field reaches the energy's parameters
+    loss = f_train.pow(2).sum()
+    loss.backward()
+    weights = [p for n, p in hnn.named_parameters() if n.endswith("weight")]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in weights)
+    last_bias = list(hnn.parameters())[-1]  # shifts H by a constant: no effect on the field
+    assert last_bias.grad is None
+    torch.testing.assert_close(f, f_train.detach())
+
+
+def test_separable_matches_general_hnn():
+    g = torch.Generator().manual_seed(3)
+    kin, pot = EnergyMLP(2, (8,), generator=g), EnergyMLP(2, (8,), generator=g)
+    sep = SeparableHamiltonianNN(kin, pot).double()
+
+    class Sum(nn.Module):
+        def forward(self, x):
+            return kin(x[:, 2:]) + pot(x[:, :2])
+
+    full = HamiltonianNN(Sum(), dim=4).double()
+    x = torch.randn(6, 4, generator=g, dtype=F64)
+    torch.testing.assert_close(sep(x), full(x))
+    torch.testing.assert_close(sep.hamiltonian(x), full.hamiltonian(x))
+    assert sep.separable and not full.separable
+    torch.testing.assert_close(sep.dh_dq(x[:, :2]), -sep(x)[:, 2:])
+
+
+def test_baseline_shapes_and_energy_mlp():
+    g = torch.Generator().manual_seed(0)
+    assert MLPField(4, (16,), generator=g)(torch.zeros(7, 4)).shape == (7, 4)
+    assert EnergyMLP(6, generator=g)(torch.zeros(3, 6)).shape == (3,)
+    h = HamiltonianNN(EnergyMLP(6, (32, 32), activation=nn.Softplus, generator=g))
+    assert h(torch.zeros(3, 6)).shape == (3, 6) and h.dim == 6
+    a = EnergyMLP(2, generator=torch.Generator().manual_seed(5))
+    b = EnergyMLP(2, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_bad_input_raises():
+    hnn = random_hnn(dim=4)
+    with pytest.raises(ValueError, match=r"states of shape \(batch, 4\), got \(4,\)"):
+        hnn(torch.zeros(4, dtype=F64))
+    with pytest.raises(ValueError, match="even dimension"):
+        HamiltonianNN(EnergyMLP(3))
+    with pytest.raises(ValueError, match="pass dim"):
+        HamiltonianNN(nn.Identity())
+    with pytest.raises(ValueError, match="one scalar per sample"):
+        HamiltonianNN(nn.Linear(2, 2), dim=2)(torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="hidden"):
+        EnergyMLP(2, hidden=())
