@@ -175,3 +175,40 @@ def tutorial_data(n_points: int = 1024) -> tuple[torch.Tensor, torch.Tensor, tor
     x = torch.stack([torch.sin(w * t), torch.cos(w * t)], dim=1)  # (N, 2)
     dxdt = torch.stack([w * torch.cos(w * t), -w * torch.sin(w * t)], dim=1)  # (N, 2)
     return t, x, dxdt
+
+
+def denoise_with_derivatives(
+    states: torch.Tensor, dxdt: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """Estimate the clean states of trajectories from noisy states and clean derivatives.
+
+    Along trajectory ``i`` the clean state is ``x_i(t_k) = c_i + D_ik`` with
+    ``D_ik = int_{t_0}^{t_k} dx/dt``. ``D`` is integrated from the derivative samples by the
+    trapezoidal rule with its end correction ``h^2 / 12 (f'_k - f'_{k+1})`` (``f'`` by finite
+    differences; fourth order on a uniform grid), and the one unknown offset per trajectory is
+    the least-squares fit ``c_i = mean_k (y_ik - D_ik)``. Observation noise of standard deviation
+    ``sigma`` on ``T`` states thus leaves an error of about ``sigma / sqrt(T)`` shared along the
+    trajectory, instead of ``sigma`` on every state.
+
+    Args:
+        states: noisy states ``(n_traj, T, dim)``.
+        dxdt: clean time derivatives at the same points ``(n_traj, T, dim)``.
+        t: uniformly spaced times ``(T,)``, ``T >= 3``.
+
+    Returns:
+        denoised states ``(n_traj, T, dim)``.
+    """
+    if states.shape != dxdt.shape or states.ndim != 3 or states.shape[1] != t.shape[0]:
+        raise ValueError(
+            f"states {tuple(states.shape)}, dxdt {tuple(dxdt.shape)} and t {tuple(t.shape)} must "
+            "be (n_traj, T, dim), (n_traj, T, dim) and (T,)."
+        )
+    if t.shape[0] < 3:
+        raise ValueError(f"denoising needs at least 3 times per trajectory, got {t.shape[0]}.")
+    f = dxdt.double()
+    h = float(t[1] - t[0])
+    df = torch.gradient(f, spacing=h, dim=1, edge_order=2)[0]  # (n_traj, T, dim)
+    step = 0.5 * h * (f[:, 1:] + f[:, :-1]) + h * h / 12.0 * (df[:, :-1] - df[:, 1:])
+    d = torch.cat([torch.zeros_like(f[:, :1]), step.cumsum(dim=1)], dim=1)  # (n_traj, T, dim)
+    c = (states.double() - d).mean(dim=1, keepdim=True)  # (n_traj, 1, dim)
+    return (c + d).to(states.dtype)
