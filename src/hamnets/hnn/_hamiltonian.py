@@ -32,6 +32,14 @@ class HamiltonianNN(HamiltonianField):
         super().__init__(dim)
         self.energy = energy
 
+    def grad_h(self, x: torch.Tensor) -> torch.Tensor:
+        """``grad H(x)`` ``(batch, 2n)``: the energy's closed-form ``input_gradient`` when it
+        has one (a tanh :class:`EnergyMLP`), else one batched vector-Jacobian product."""
+        if getattr(self.energy, "has_closed_form_gradient", False):
+            self._check_state(x)
+            return self.energy.input_gradient(x)
+        return super().grad_h(x)
+
     def hamiltonian(self, x: torch.Tensor) -> torch.Tensor:
         h = self.energy(x)
         return h.squeeze(-1) if h.ndim == 2 and h.shape[-1] == 1 else h

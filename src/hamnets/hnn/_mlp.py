@@ -92,3 +92,30 @@ class EnergyMLP(MLP):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)  # (batch, 1) -> (batch,)
+
+    @property
+    def has_closed_form_gradient(self) -> bool:
+        """True when every activation is ``tanh`` (then :meth:`input_gradient` is exact)."""
+        acts = [m for m in self.net if not isinstance(m, nn.Linear)]
+        return all(isinstance(m, nn.Tanh) for m in acts)
+
+    def input_gradient(self, x: torch.Tensor) -> torch.Tensor:
+        """``dH/dx`` ``(batch, dim)`` in closed form for a tanh MLP (backward pass written out:
+        ``g <- (g * (1 - a^2)) W`` layer by layer), without ``torch.autograd.grad``.
+
+        It is made of ordinary differentiable operations, so a loss on it back-propagates with
+        one backward pass instead of autograd's double backward; under ``torch.no_grad()`` it
+        records nothing.
+        """
+        if not self.has_closed_form_gradient:
+            raise ValueError("input_gradient is written for tanh activations only.")
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        acts = []
+        a = x
+        for lin in linears[:-1]:
+            a = torch.tanh(lin(a))  # (batch, width)
+            acts.append(a)
+        g = linears[-1].weight  # (1, width_last), broadcast over the batch
+        for lin, a in zip(reversed(linears[:-1]), reversed(acts), strict=True):
+            g = (g * (1 - a * a)) @ lin.weight  # (batch, width_prev)
+        return g
