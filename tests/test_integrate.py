@@ -138,15 +138,20 @@ def _energy_error(solver, field, x0, h, n) -> torch.Tensor:
     return err[: n // 10 + 1].max(), err.max()
 
 
-@pytest.mark.parametrize("cls", SYMPLECTIC_INTEGRATORS, ids=lambda c: c.__name__)
+# implicit midpoint iterates ~12 field evaluations per step: 10^4 steps take 10-20 s here
+_ENERGY_CASES = [
+    pytest.param(c, marks=pytest.mark.slow) if c is ImplicitMidpoint else c
+    for c in SYMPLECTIC_INTEGRATORS
+]
+
+
+@pytest.mark.parametrize("cls", _ENERGY_CASES, ids=lambda c: c.__name__)
 def test_symplectic_energy_error_does_not_grow(cls):
     pend = Pendulum().double()
     x0 = torch.tensor([[1.5, 0.3], [0.5, -1.0]], dtype=F64)
     h = 0.2 if cls is not SymplecticEuler else 0.05
-    field = NonSeparable().double() if cls is ImplicitMidpoint else pend
-    x0 = x0 if cls is not ImplicitMidpoint else x0 * 0.5
-    solver = ImplicitMidpoint(tol=1e-10) if cls is ImplicitMidpoint else cls()
-    e_1k, e_10k = _energy_error(solver, field, x0, h, 10_000)
+    solver = ImplicitMidpoint(tol=1e-8) if cls is ImplicitMidpoint else cls()
+    e_1k, e_10k = _energy_error(solver, pend, x0, h, 10_000)
     assert e_1k > 0 and e_10k < 1.5 * e_1k, (e_1k, e_10k)
 
 
