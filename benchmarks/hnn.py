@@ -50,7 +50,7 @@ PARTS = ("step", "solvers", "drift", "accuracy", "reference")
 RECIPES = {
     "spring": dict(steps=2000, weight_decay=1e-4, denoise=True),
     "pendulum": dict(steps=4000, weight_decay=0.0, denoise=True),
-    "two_body": dict(steps=2000, weight_decay=0.0, denoise=False, batch_size=1024),
+    "two_body": dict(steps=5000, weight_decay=0.0, denoise=False, batch_size=1024),
 }
 #: the issue's targets (upper bounds)
 TARGETS = {

