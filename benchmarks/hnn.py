@@ -5,7 +5,8 @@ Usage (from the repository root, after `make install`):
     .venv/bin/python benchmarks/hnn.py                          # everything, ~15 min CPU
     .venv/bin/python benchmarks/hnn.py --only step solvers drift
     .venv/bin/python benchmarks/hnn.py --only accuracy --systems spring pendulum
-    .venv/bin/python benchmarks/hnn.py --only reference --reference-dir /path/to/hamiltonian-nn
+    .venv/bin/python benchmarks/hnn.py --only reference --reference-dir /path/to/hamiltonian-nn \
+        --reference-pythonpath /path/to/site-with-scipy-autograd-imageio
 
 Parts (each prints ratios against a baseline measured in the same run):
 
@@ -48,9 +49,11 @@ PARTS = ("step", "solvers", "drift", "accuracy", "reference")
 
 #: the settings we use for the targets: the paper's data, noise-aware fitting (--denoise)
 RECIPES = {
-    "spring": dict(steps=2000, weight_decay=1e-4, denoise=True),
-    "pendulum": dict(steps=4000, weight_decay=0.0, denoise=True),
-    "two_body": dict(steps=5000, weight_decay=0.0, denoise=False, batch_size=1024),
+    "spring": dict(steps=2000, weight_decay=1e-4, final_lr_fraction=0.01, denoise=True),
+    "pendulum": dict(steps=4000, weight_decay=0.0, final_lr_fraction=0.01, denoise=True),
+    "two_body": dict(
+        steps=5000, weight_decay=0.0, final_lr_fraction=0.01, denoise=False, batch_size=1024
+    ),
 }
 #: the issue's targets (upper bounds)
 TARGETS = {
@@ -213,6 +216,7 @@ def bench_accuracy(systems, out_dir: Path, quiet: bool) -> dict:
         run = out_dir / f"hnn_{system}"
         argv = ["hnn", "--system", system, "--out", str(run), "--steps", str(recipe["steps"])]
         argv += ["--weight-decay", str(recipe["weight_decay"])]
+        argv += ["--final-lr-fraction", str(recipe["final_lr_fraction"])]
         argv += ["--denoise"] if recipe["denoise"] else []
         if "batch_size" in recipe:
             argv += ["--batch-size", str(recipe["batch_size"])]
@@ -229,7 +233,8 @@ def bench_accuracy(systems, out_dir: Path, quiet: bool) -> dict:
 
 
 REFERENCE_SNIPPET = """
-import resource, sys, time
+import sys, time, types
+sys.modules.setdefault("scipy.misc", types.ModuleType("scipy.misc"))  # gone from current scipy
 sys.argv = ["train.py", "--verbose"]
 sys.path.insert(0, {root!r}); sys.path.insert(0, {exp!r})
 import os; os.chdir({exp!r})
@@ -245,15 +250,18 @@ print("CPU", time.process_time() - c0)
 """
 
 
-def bench_reference(reference_dir: Path, ours_cpu: float | None) -> dict:
-    """CPU seconds of greydanus/hamiltonian-nn's spring experiment (HNN + baseline)."""
+def bench_reference(reference_dir: Path, ours_cpu: float | None, pythonpath: str | None) -> dict:
+    """CPU seconds of greydanus/hamiltonian-nn's spring experiment (HNN + baseline, 2000 steps
+    each, its defaults), run with this interpreter and one torch thread. It needs scipy,
+    autograd and imageio; ``pythonpath`` can point at a folder that holds them."""
     exp = reference_dir / "experiment-spring"
     if not exp.is_dir():
         raise SystemExit(f"{exp} not found: --reference-dir must be a hamiltonian-nn checkout")
     code = REFERENCE_SNIPPET.format(root=str(reference_dir), exp=str(exp))
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
-    )
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return {"error": proc.stderr[-2000:]}
     cpu = float(proc.stdout.strip().splitlines()[-1].split()[1])
@@ -274,6 +282,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=50, help="timing repetitions")
     parser.add_argument("--drift-fit-steps", type=int, default=2000)
     parser.add_argument("--reference-dir", type=Path, default=None)
+    parser.add_argument(
+        "--reference-pythonpath", default=None, help="folder with scipy, autograd, imageio"
+    )
     parser.add_argument("--runs-dir", type=Path, default=None, help="where accuracy runs go")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "hnn.json")
     parser.add_argument("--quiet", action="store_true")
@@ -298,7 +309,9 @@ def main(argv=None) -> int:
                 print("reference: skipped (no --reference-dir)")
                 continue
             ours = results.get("accuracy", {}).get("spring", {}).get("metrics", {})
-            results["reference"] = bench_reference(args.reference_dir, ours.get("cpu_seconds"))
+            results["reference"] = bench_reference(
+                args.reference_dir, ours.get("cpu_seconds"), args.reference_pythonpath
+            )
         print(f"== {part} ({time.perf_counter() - t0:.0f} s)")
         print(json.dumps(results[part], indent=2))
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,12 @@ def _add_hnn(sub) -> None:
         "--steps", type=int, default=None, help="Adam steps (default 2000; tutorial 1000)"
     )
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--final-lr-fraction",
+        type=float,
+        default=1.0,
+        help="cosine-decay the learning rate to lr * this (1 = constant, as the reference)",
+    )
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument(
         "--batch-size",
@@ -105,6 +111,7 @@ def _run_hnn(args: argparse.Namespace) -> int:
         model=args.model,
         steps=args.steps if args.steps is not None else (1000 if tutorial else 2000),
         lr=args.lr,
+        final_lr_fraction=args.final_lr_fraction,
         weight_decay=args.weight_decay,
         batch_size=args.batch_size if args.batch_size is not None else (256 if tutorial else 0),
         hidden=tuple(args.hidden),

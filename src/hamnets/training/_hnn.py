@@ -39,6 +39,8 @@ class HNNConfig:
             (an MLP that outputs dx/dt).
         steps: Adam steps of derivative regression.
         lr: Adam learning rate.
+        final_lr_fraction: cosine decay of the learning rate to ``lr * final_lr_fraction``
+            over the steps; ``1.0`` keeps it constant (the reference code).
         weight_decay: Adam weight decay (1e-4 in the reference code).
         batch_size: pairs per step; 0 uses the whole training set every step.
         hidden: hidden widths of the networks.
@@ -64,6 +66,7 @@ class HNNConfig:
     model: str = "hnn"
     steps: int = 2000
     lr: float = 1e-3
+    final_lr_fraction: float = 1.0
     weight_decay: float = 1e-4
     batch_size: int = 0
     hidden: tuple[int, ...] = (200, 200)
@@ -110,6 +113,10 @@ class HNNConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a number > 0, got {v!r}.")
+        if not 0 < self.final_lr_fraction <= 1:
+            raise ValueError(
+                f"--final-lr-fraction must be in (0, 1], got {self.final_lr_fraction}."
+            )
         if self.weight_decay < 0:
             raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}.")
         if not self.hidden or any(h < 1 for h in self.hidden):
@@ -181,6 +188,10 @@ def fit_derivatives(
                 idx = perm[pos : pos + bs].to(x.device)
                 pos += bs
                 xb, yb = x[idx], dxdt[idx]
+            frac = config.final_lr_fraction
+            cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps - 1)))
+            for group in opt.param_groups:
+                group["lr"] = config.lr * (frac + (1 - frac) * cosine)
             loss = (model(xb) - yb).pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
