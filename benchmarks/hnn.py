@@ -49,7 +49,7 @@ PARTS = ("step", "solvers", "drift", "accuracy", "reference")
 
 #: the settings we use for the targets: the paper's data, noise-aware fitting (--denoise)
 RECIPES = {
-    "spring": dict(steps=2000, weight_decay=1e-4, final_lr_fraction=0.01, denoise=True),
+    "spring": dict(steps=4000, weight_decay=0.0, final_lr_fraction=0.01, denoise=True),
     "pendulum": dict(steps=4000, weight_decay=0.0, final_lr_fraction=0.01, denoise=True),
     "two_body": dict(
         steps=5000, weight_decay=0.0, final_lr_fraction=0.01, denoise=False, batch_size=1024
