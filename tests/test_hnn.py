@@ -187,3 +187,43 @@ def test_closed_form_gradient_agrees_with_autograd():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     soft = HamiltonianNN(EnergyMLP(2, (4,), activation=nn.Softplus))
     assert not soft.energy.has_closed_form_gradient and soft(torch.zeros(1, 2)).shape == (1, 2)
+
+
+def test_ctrl_c_saves_checkpoint_then_raises():
+    from hamnets.training import HNNConfig, fit_derivatives
+    from hamnets.training._hnn import Interrupted
+
+    class Stops(nn.Module):
+        calls = 0
+
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            Stops.calls += 1
+            if Stops.calls == 4:
+                raise KeyboardInterrupt
+            return self.lin(x)
+
+    saved = []
+    x = torch.randn(8, 2)
+    with pytest.raises(Interrupted):
+        fit_derivatives(
+            Stops(), x, x, HNNConfig(steps=10), torch.Generator(), on_interrupt=saved.append
+        )
+    assert saved == [4]
+
+
+def test_cli_separable_leapfrog_run(tmp_path):
+    import json
+
+    from hamnets.cli import main
+
+    out = tmp_path / "sep"
+    argv = ["hnn", "--system", "spring", "--model", "separable", "--solver", "leapfrog"]
+    argv += ["--dt", "0.05", "--steps", "20", "--hidden", "8", "--eval-points", "21"]
+    assert main([*argv, "--no-baseline", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"state_mse", "energy_mse", "energy_drift", "ood"} <= set(metrics)
+    assert metrics["energy_drift"] >= 0 and (out / "energy.png").is_file()
