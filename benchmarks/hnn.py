@@ -12,7 +12,7 @@ Parts (each prints ratios against a baseline measured in the same run):
 
 * `step`: one training step (forward, loss, backward, Adam) of an HNN against one step of the
   MLP baseline of the same widths, same batch (750 pairs = the spring training set).
-  Target: HNN / baseline <= 1.5.
+  Also at batch 128 (the recipes' mini-batch). Target: HNN / baseline <= 1.5.
 * `solvers`: adaptive solvers on the issue's workload (batch 256, MLP 2-256-256-2 field,
   rtol 1e-6, 100 save times on [0, 1], forward + backward): hamnets Tsit5/Dopri5 against
   torchode 1.0.1 (if it is installed) and hamnets RK4.
@@ -91,25 +91,35 @@ def _median_time(fn, reps: int, warmup: int = 3) -> float:
 def bench_step(reps: int) -> dict:
     from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField
 
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(750, 2, generator=g)
-    y = torch.randn(750, 2, generator=g)
-    models = {
-        "hnn": HamiltonianNN(EnergyMLP(2, (200, 200), generator=g)),
-        "baseline": MLPField(2, (200, 200), generator=g),
-    }
     out = {}
-    for name, model in models.items():
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for batch in (750, 128):  # the full spring training set; the recipes' mini-batch
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, 2, generator=g)
+        y = torch.randn(batch, 2, generator=g)
+        models = {
+            "hnn": HamiltonianNN(EnergyMLP(2, (200, 200), generator=g)),
+            "baseline": MLPField(2, (200, 200), generator=g),
+        }
+        steps = {}
+        for name, model in models.items():
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-        def step(model=model, opt=opt):
-            loss = (model(x) - y).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            def step(model=model, opt=opt, x=x, y=y):
+                loss = (model(x) - y).pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
 
-        out[f"{name}_step_ms"] = 1e3 * _median_time(step, reps)
-    out["ratio_hnn_over_baseline"] = out["hnn_step_ms"] / out["baseline_step_ms"]
+            steps[name] = step
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(reps):  # interleaved, so that load changes hit both alike
+            for name, step in steps.items():
+                times[name].append(_median_time(step, 1, warmup=0))
+        for name in steps:
+            out[f"{name}_step_ms_batch{batch}"] = 1e3 * statistics.median(times[name][3:])
+        out[f"ratio_hnn_over_baseline_batch{batch}"] = (
+            out[f"hnn_step_ms_batch{batch}"] / out[f"baseline_step_ms_batch{batch}"]
+        )
     out["target_ratio"] = 1.5
     return out
 
