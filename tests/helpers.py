@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from hamnets.hdnn import MODEL_NAMES, build_hdnn
+from hamnets.hnn import EnergyMLP, HamiltonianField, HamiltonianNN
+from hamnets.integrate import (
+    RK4,
+    Dopri5,
+    Euler,
+    ImplicitMidpoint,
+    Leapfrog,
+    SymplecticEuler,
+    Tsit5,
+    Yoshida4,
+)
 
 #: every H-DNN name the library builds
 ALL_HDNN = MODEL_NAMES
@@ -21,3 +34,49 @@ def make_model(
     """A small random model, in float64 by default."""
     model = build_hdnn(name, nf, n_layers, t_end, generator=torch.Generator().manual_seed(seed))
     return model.to(dtype)
+
+
+#: every integrator class of hamnets.integrate, built with defaults (fixed-step ones with dt=None).
+ALL_INTEGRATORS = (Euler, RK4, SymplecticEuler, Leapfrog, Yoshida4, ImplicitMidpoint, Tsit5, Dopri5)
+SYMPLECTIC_INTEGRATORS = tuple(s for s in ALL_INTEGRATORS if s.symplectic)
+
+
+def integrate_fixed(solver, field, x0: torch.Tensor, t_end: float, n: int) -> torch.Tensor:
+    """``n`` steps of size ``t_end / n`` with ``solver.step`` (adaptive solvers too)."""
+    x, h = x0, t_end / n
+    for _ in range(n):
+        x = solver.step(field, x, h)
+    return x
+
+
+def loglog_slope(hs, errors) -> float:
+    """Least-squares slope of log(error) against log(h)."""
+    lx = torch.tensor([math.log(h) for h in hs], dtype=torch.float64)
+    ly = torch.tensor([math.log(e) for e in errors], dtype=torch.float64)
+    lx, ly = lx - lx.mean(), ly - ly.mean()
+    return float((lx * ly).sum() / (lx * lx).sum())
+
+
+class NonSeparable(HamiltonianField):
+    """``H(q, p) = (q^2 + p^2) / 2 + q^2 p^2 / 4`` (not a sum T(p) + V(q)); closed-form field."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+
+    def hamiltonian(self, x: torch.Tensor) -> torch.Tensor:
+        q, p = x[:, 0], x[:, 1]
+        return 0.5 * (q**2 + p**2) + 0.25 * q**2 * p**2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.exact_field(x)
+
+    def exact_field(self, x: torch.Tensor) -> torch.Tensor:
+        q, p = x[:, 0], x[:, 1]
+        dh_dq = q + 0.5 * q * p**2
+        dh_dp = p + 0.5 * q**2 * p
+        return torch.stack([dh_dp, -dh_dq], dim=1)
+
+
+def random_hnn(dim: int = 4, seed: int = 0, hidden=(16, 16)) -> HamiltonianNN:
+    g = torch.Generator().manual_seed(seed)
+    return HamiltonianNN(EnergyMLP(dim, hidden, generator=g)).double()

@@ -11,6 +11,17 @@ from ._toy2d import (
     pad_features,
     swiss_roll,
 )
+from ._trajectories import (
+    PROTOCOLS,
+    SYSTEMS,
+    TrajectoryData,
+    TrajectoryProtocol,
+    denoise_with_derivatives,
+    reference_rollout,
+    sample_initial_conditions,
+    trajectory_data,
+    tutorial_data,
+)
 
 __all__ = [
     "TOY2D_NAMES",
@@ -22,4 +33,13 @@ __all__ = [
     "make_toy2d",
     "pad_features",
     "swiss_roll",
+    "PROTOCOLS",
+    "SYSTEMS",
+    "TrajectoryData",
+    "TrajectoryProtocol",
+    "denoise_with_derivatives",
+    "reference_rollout",
+    "sample_initial_conditions",
+    "trajectory_data",
+    "tutorial_data",
 ]

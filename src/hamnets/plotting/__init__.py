@@ -16,6 +16,7 @@ from ._gradients import (
     plot_trajectories,
     save_trajectories_gif,
 )
+from ._hnn import hnn_figure, plot_energy, plot_phase, save_figure
 
 __all__ = [
     "new_figure",
@@ -30,4 +31,8 @@ __all__ = [
     "plot_gradient_norms",
     "plot_trajectories",
     "save_trajectories_gif",
+    "hnn_figure",
+    "plot_energy",
+    "plot_phase",
+    "save_figure",
 ]

@@ -3,6 +3,14 @@
 from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
 from ._config import PROTOCOLS, ClassifyConfig
 from ._depth_comparison import DepthProfile, compare_depth_profiles, depth_profile
+from ._hnn import (
+    HNNConfig,
+    derivative_mse,
+    fit_derivatives,
+    fit_trajectories,
+    rollout_metrics,
+    run_hnn,
+)
 from ._parallel import Parallel
 from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
 from ._readout_fit import AdamReadout
@@ -27,4 +35,10 @@ __all__ = [
     "progress",
     "resolve_device",
     "seeded_generators",
+    "HNNConfig",
+    "derivative_mse",
+    "fit_derivatives",
+    "fit_trajectories",
+    "rollout_metrics",
+    "run_hnn",
 ]

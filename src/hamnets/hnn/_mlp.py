@@ -1,0 +1,121 @@
+"""The default energy network: a multi-layer perceptron from states to one scalar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+Init = Callable[[torch.Tensor, torch.Generator | None], None]
+
+
+def orthogonal_init(weight: torch.Tensor, generator: torch.Generator | None) -> None:
+    """Orthogonal weights (the initialisation of Greydanus et al.)."""
+    nn.init.orthogonal_(weight, generator=generator)
+
+
+def xavier_init(weight: torch.Tensor, generator: torch.Generator | None) -> None:
+    """Glorot/Xavier-uniform weights."""
+    nn.init.xavier_uniform_(weight, generator=generator)
+
+
+class MLP(nn.Module):
+    """``in_features -> hidden[0] -> ... -> hidden[-1] -> out_features`` with an activation.
+
+    Biases start at zero; weights are drawn by ``init`` with ``generator``.
+
+    Args:
+        in_features: input width (the state dimension ``2n`` for an energy network).
+        hidden: widths of the hidden layers (at least one).
+        out_features: output width.
+        activation: a no-argument constructor of the activation module (a smooth one such as
+            ``nn.Tanh`` for an energy: its gradient is the learned field).
+        init: ``init(weight, generator)`` fills each weight matrix in place.
+        generator: makes the initialisation reproducible.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        *,
+        activation: Callable[[], nn.Module] = nn.Tanh,
+        init: Init = orthogonal_init,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        hidden = tuple(hidden)
+        if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
+            raise ValueError(f"hidden must be one or more positive widths, got {hidden!r}.")
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+        self.in_features = in_features
+        self.out_features = out_features
+        widths = (in_features, *hidden, out_features)
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            lin = nn.Linear(a, b)
+            with torch.no_grad():
+                init(lin.weight, generator)
+                lin.bias.zero_()
+            layers.append(lin)
+            if i < len(widths) - 2:
+                layers.append(activation())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class EnergyMLP(MLP):
+    """The default energy network ``H_theta(x)``: states ``(batch, 2n)`` -> energies ``(batch,)``.
+
+    Args:
+        dim: input width (``2n`` for a full ``H(q, p)``, ``n`` for ``T(p)`` or ``V(q)``).
+        hidden: hidden widths, default ``(200, 200)`` as in Greydanus et al.
+        activation, init, generator: as for :class:`MLP`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: Sequence[int] = (200, 200),
+        *,
+        activation: Callable[[], nn.Module] = nn.Tanh,
+        init: Init = orthogonal_init,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(dim, hidden, 1, activation=activation, init=init, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)  # (batch, 1) -> (batch,)
+
+    @property
+    def has_closed_form_gradient(self) -> bool:
+        """True when every activation is ``tanh`` (then :meth:`input_gradient` is exact)."""
+        acts = [m for m in self.net if not isinstance(m, nn.Linear)]
+        return all(isinstance(m, nn.Tanh) for m in acts)
+
+    def input_gradient(self, x: torch.Tensor) -> torch.Tensor:
+        """``dH/dx`` ``(batch, dim)`` in closed form for a tanh MLP (backward pass written out:
+        ``g <- (g * (1 - a^2)) W`` layer by layer), without ``torch.autograd.grad``.
+
+        It is made of ordinary differentiable operations, so a loss on it back-propagates with
+        one backward pass instead of autograd's double backward; under ``torch.no_grad()`` it
+        records nothing.
+        """
+        if not self.has_closed_form_gradient:
+            raise ValueError("input_gradient is written for tanh activations only.")
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        acts = []
+        a = x
+        for lin in linears[:-1]:
+            a = torch.tanh(lin(a))  # (batch, width)
+            acts.append(a)
+        g = linears[-1].weight  # (1, width_last), broadcast over the batch
+        for lin, a in zip(reversed(linears[:-1]), reversed(acts), strict=True):
+            g = (g * (1 - a * a)) @ lin.weight  # (batch, width_prev)
+        return g

@@ -1,0 +1,229 @@
+import pytest
+import torch
+from helpers import NonSeparable, random_hnn
+from torch import nn
+
+from hamnets.hnn import (
+    EnergyMLP,
+    HamiltonianNN,
+    MLPField,
+    SeparableHamiltonianNN,
+)
+
+F64 = torch.float64
+
+
+class SpringEnergy(nn.Module):
+    in_features = 2
+
+    def forward(self, x):
+        return x[:, 0] ** 2 + x[:, 1] ** 2
+
+
+def test_sign_spring_exact_h_gives_2p_minus_2q():
+    hnn = HamiltonianNN(SpringEnergy())
+    x = torch.tensor([[0.5, -1.5], [2.0, 3.0]])
+    expected = torch.stack([2 * x[:, 1], -2 * x[:, 0]], dim=1)  # (dq/dt, dp/dt) = (2p, -2q)
+    torch.testing.assert_close(hnn(x), expected)
+
+
+def test_sign_non_separable_h():
+    """(dH/dp, +dH/dq), the sign of DiffEqFlux's Boltz layer, fails this test."""
+    truth = NonSeparable().double()
+    hnn = HamiltonianNN(_Wrap(truth), dim=2).double()
+    x = torch.tensor([[0.7, -1.2], [-0.3, 0.4]], dtype=F64)
+    torch.testing.assert_close(hnn(x), truth.exact_field(x))
+    q, p = x[:, 0], x[:, 1]
+    wrong = torch.stack([p + 0.5 * q**2 * p, q + 0.5 * q * p**2], dim=1)
+    assert (hnn(x) - wrong).abs().max().item() > 0.5
+
+
+class _Wrap(nn.Module):
+    def __init__(self, field):
+        super().__init__()
+        self.field = field
+
+    def forward(self, x):
+        return self.field.hamiltonian(x)
+
+
+@pytest.mark.parametrize("dim", [2, 4, 8])
+def test_energy_conservation_and_zero_divergence(dim):
+    hnn = random_hnn(dim=dim, seed=dim)
+    x = torch.randn(5, dim, generator=torch.Generator().manual_seed(1), dtype=F64)
+    x.requires_grad_(True)
+    f = hnn(x)  # (5, dim)
+    (grad_h,) = torch.autograd.grad(hnn.hamiltonian(x).sum(), x, create_graph=True)
+    assert (grad_h * f).sum(-1).abs().max().item() < 1e-14  # dH/dt = grad H . J grad H = 0
+    div = sum(torch.autograd.grad(f[:, i].sum(), x, retain_graph=True)[0][:, i] for i in range(dim))
+    assert div.abs().max().item() < 1e-13  # tr(J Hess H) = 0
+
+
+def test_gradcheck_and_gradgradcheck_inputs_and_parameters():
+    hnn = random_hnn(dim=2, hidden=(5,))
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(2), dtype=F64)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (x,))
+    assert torch.autograd.gradgradcheck(hnn, (x,))
+    names = [n for n, _ in hnn.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in hnn.parameters())
+
+    def of_params(*ps):
+        return torch.func.functional_call(hnn, dict(zip(names, ps, strict=True)), (x.detach(),))
+
+    assert torch.autograd.gradcheck(of_params, params)
+    assert torch.autograd.gradgradcheck(of_params, params)
+
+
+def test_graph_only_when_recording():
+    hnn = random_hnn(dim=2)
+    x = torch.randn(4, 2, dtype=F64)
+    with torch.no_grad():
+        f = hnn(x)
+    assert not f.requires_grad and f.grad_fn is None
+    f_train = hnn(x)
+    assert f_train.requires_grad  # a loss on the field reaches the energy's parameters
+    loss = f_train.pow(2).sum()
+    loss.backward()
+    weights = [p for n, p in hnn.named_parameters() if n.endswith("weight")]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in weights)
+    last_bias = list(hnn.parameters())[-1]  # shifts H by a constant: no effect on the field
+    assert last_bias.grad is None
+    torch.testing.assert_close(f, f_train.detach())
+
+
+def test_separable_matches_general_hnn():
+    g = torch.Generator().manual_seed(3)
+    kin, pot = EnergyMLP(2, (8,), generator=g), EnergyMLP(2, (8,), generator=g)
+    sep = SeparableHamiltonianNN(kin, pot).double()
+
+    class Sum(nn.Module):
+        def forward(self, x):
+            return kin(x[:, 2:]) + pot(x[:, :2])
+
+    full = HamiltonianNN(Sum(), dim=4).double()
+    x = torch.randn(6, 4, generator=g, dtype=F64)
+    torch.testing.assert_close(sep(x), full(x))
+    torch.testing.assert_close(sep.hamiltonian(x), full.hamiltonian(x))
+    assert sep.separable and not full.separable
+    torch.testing.assert_close(sep.dh_dq(x[:, :2]), -sep(x)[:, 2:])
+
+
+def test_baseline_shapes_and_energy_mlp():
+    g = torch.Generator().manual_seed(0)
+    assert MLPField(4, (16,), generator=g)(torch.zeros(7, 4)).shape == (7, 4)
+    assert EnergyMLP(6, generator=g)(torch.zeros(3, 6)).shape == (3,)
+    h = HamiltonianNN(EnergyMLP(6, (32, 32), activation=nn.Softplus, generator=g))
+    assert h(torch.zeros(3, 6)).shape == (3, 6) and h.dim == 6
+    a = EnergyMLP(2, generator=torch.Generator().manual_seed(5))
+    b = EnergyMLP(2, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_bad_input_raises():
+    hnn = random_hnn(dim=4)
+    with pytest.raises(ValueError, match=r"states of shape \(batch, 4\), got \(4,\)"):
+        hnn(torch.zeros(4, dtype=F64))
+    with pytest.raises(ValueError, match="even dimension"):
+        HamiltonianNN(EnergyMLP(3))
+    with pytest.raises(ValueError, match="pass dim"):
+        HamiltonianNN(nn.Identity())
+    with pytest.raises(ValueError, match="one scalar per sample"):
+        HamiltonianNN(nn.Linear(2, 2), dim=2)(torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="hidden"):
+        EnergyMLP(2, hidden=())
+
+
+def test_tutorial_cli_end_to_end(tmp_path):
+    """The DiffEqFlux tutorial, reduced: fit (x, dx/dt) pairs in batches of 256 with Adam,
+    integrate from the first point with Tsit5 at the 1024 times, write every output."""
+    import json
+
+    from hamnets.cli import main
+
+    out = tmp_path / "tut"
+    argv = ["hnn", "--system", "tutorial", "--steps", "300", "--lr", "0.01", "--hidden", "32,32"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    for name in ("config.json", "metrics.json", "history.csv", "checkpoint.pt", "phase.png"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert config["batch_size"] == 256 and config["system"] == "tutorial"
+    # untrained fields give derivative MSE ~ 20 (|dx/dt| = 2 pi) and state MSE ~ 1
+    assert metrics["train_derivative_mse"] < 0.05
+    assert metrics["state_mse"] < 0.01
+    assert metrics["wall_seconds"] > 0 and metrics["cpu_seconds"] > 0
+
+
+def test_cli_rejects_bad_input(capsys):
+    from hamnets.cli import main
+
+    for argv, message in (
+        (["hnn", "--system", "moon"], "--system 'moon' is not known"),
+        (["hnn", "--solver", "leapfrog"], "separable Hamiltonians only"),
+        (["hnn", "--steps", "0"], "--steps must be >= 1"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_closed_form_gradient_agrees_with_autograd():
+    """Two gradient paths: EnergyMLP.input_gradient against torch.autograd.grad, for the field
+    and for the parameter gradient of a loss on the field."""
+    from hamnets.hnn import HamiltonianField
+
+    hnn = random_hnn(dim=4, hidden=(16, 8))
+    assert hnn.energy.has_closed_form_gradient
+    x = torch.randn(6, 4, generator=torch.Generator().manual_seed(4), dtype=F64)
+    fast = hnn.grad_h(x)
+    slow = HamiltonianField.grad_h(hnn, x)
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-14)
+    g_fast = torch.autograd.grad(hnn(x).pow(2).sum(), list(hnn.parameters())[:-1])
+    slow_field = slow @ hnn.J.T
+    g_slow = torch.autograd.grad(slow_field.pow(2).sum(), list(hnn.parameters())[:-1])
+    for a, b in zip(g_fast, g_slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    soft = HamiltonianNN(EnergyMLP(2, (4,), activation=nn.Softplus))
+    assert not soft.energy.has_closed_form_gradient and soft(torch.zeros(1, 2)).shape == (1, 2)
+
+
+def test_ctrl_c_saves_checkpoint_then_raises():
+    from hamnets.training import HNNConfig, fit_derivatives
+    from hamnets.training._hnn import Interrupted
+
+    class Stops(nn.Module):
+        calls = 0
+
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            Stops.calls += 1
+            if Stops.calls == 4:
+                raise KeyboardInterrupt
+            return self.lin(x)
+
+    saved = []
+    x = torch.randn(8, 2)
+    with pytest.raises(Interrupted):
+        fit_derivatives(
+            Stops(), x, x, HNNConfig(steps=10), torch.Generator(), on_interrupt=saved.append
+        )
+    assert saved == [4]
+
+
+def test_cli_separable_leapfrog_run(tmp_path):
+    import json
+
+    from hamnets.cli import main
+
+    out = tmp_path / "sep"
+    argv = ["hnn", "--system", "spring", "--model", "separable", "--solver", "leapfrog"]
+    argv += ["--dt", "0.05", "--steps", "20", "--hidden", "8", "--eval-points", "21"]
+    assert main([*argv, "--no-baseline", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"state_mse", "energy_mse", "energy_drift", "ood"} <= set(metrics)
+    assert metrics["energy_drift"] >= 0 and (out / "energy.png").is_file()
