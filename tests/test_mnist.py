@@ -279,3 +279,178 @@ def test_cli_data_from_folder(tmp_path, tiny_spec, capsys):
     assert code is None and info.value.code == 2
     err = capsys.readouterr().err
     assert "md5" in err and "hamnets: error: could not obtain mnist" in err
+
+
+# -- the model -----------------------------------------------------------------------------
+torch = pytest.importorskip("torch")
+
+from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, build_hdnn  # noqa: E402
+from hamnets.hdnn._pixelwise import PixelwiseHDNN  # noqa: E402
+from hamnets.training import MnistConfig, build_image_model, evaluate_mnist, run_mnist  # noqa: E402
+from hamnets.vision import HDNNImageClassifier, LogisticRegression  # noqa: E402
+
+EXPECTED = {
+    "H1_J1": (H1, "J1"),
+    "H1_J2": (H1, "J2"),
+    "H2": (H2, None),
+    "MS1": (MS1, None),
+    "MS2": (MS2, None),
+    "MS3": (MS3, None),
+}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_the_model_asked_for_is_the_one_built(name):
+    cls, j = EXPECTED[name]
+    cfg = MnistConfig(model=name, n_layers=3, h=0.2)
+    model = build_image_model(cfg, (28, 28), 10, torch.Generator().manual_seed(0))
+    assert type(model.hdnn) is cls
+    assert getattr(model.hdnn, "j", None) == j
+    assert model.hdnn.n_layers == 3
+    assert model.hdnn.t_end == pytest.approx(0.6)
+    assert model.hdnn.nf == 8
+
+
+def test_classifier_architecture_and_shapes():
+    model = HDNNImageClassifier("H1_J1", 2, 0.5, generator=torch.Generator().manual_seed(0))
+    assert tuple(model.conv.weight.shape) == (8, 1, 3, 3)
+    assert model.conv.padding == (1, 1)
+    assert tuple(model.fc.weight.shape) == (10, 6272)
+    out = model(torch.randn(5, 1, 28, 28))
+    assert out.shape == (5, 10)
+    with pytest.raises(ValueError, match=r"\(batch, 1, 28, 28\)"):
+        model(torch.randn(5, 28, 28))
+    with pytest.raises(ValueError, match="unknown model 'H3'"):
+        HDNNImageClassifier("H3", 2, 0.5)
+
+
+@pytest.mark.parametrize("name", ["H1_J2", "MS1"])
+def test_pixelwise_hdnn_is_the_hdnn_at_every_pixel(name):
+    hdnn = build_hdnn(name, 8, 3, 1.0, generator=torch.Generator().manual_seed(1))
+    pix = PixelwiseHDNN(hdnn)
+    x = torch.randn(2, 8, 5, 4, dtype=torch.float64)
+    pix = pix.double()
+    out = pix(x)  # (B, H, W, C)
+    assert out.shape == (2, 5, 4, 8)
+    for b, i, j in [(0, 0, 0), (1, 4, 3), (0, 2, 1)]:
+        ref = hdnn(x[b, :, i, j][None])[0]  # one pixel's channels as one state
+        torch.testing.assert_close(out[b, i, j], ref)
+    torch.testing.assert_close(PixelwiseHDNN.channels_first(out)[1, :, 4, 3], out[1, 4, 3])
+
+
+def test_regulariser_is_the_hdnn_one():
+    model = HDNNImageClassifier("MS1", 4, 0.4, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model.regularizer(1e-3), model.hdnn.regularizer(1e-3))
+    assert LogisticRegression()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert float(LogisticRegression().regularizer(1.0)) == 0.0
+
+
+def test_config_fills_the_paper_values_per_model():
+    assert (MnistConfig(model="MS1").h, MnistConfig(model="MS1").weight_decay) == (0.4, 1e-3)
+    cfg = MnistConfig(model="H1_J1")
+    assert (cfg.h, cfg.weight_decay, cfg.alpha) == (0.5, 4e-3, 8e-3)
+    cfg = MnistConfig(model="H1_J2", h=0.1)
+    assert (cfg.h, cfg.weight_decay, cfg.alpha) == (0.1, 2e-4, 1e-3)
+    assert (cfg.lr, cfg.gamma, cfg.batch_size, cfg.epochs, cfg.val_size) == (
+        0.04,
+        0.8,
+        100,
+        10,
+        5000,
+    )
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
+        MnistConfig(batch_size=0)
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+        MnistConfig(dataset="cifar")
+    with pytest.raises(ValueError, match="gamma must be in"):
+        MnistConfig(gamma=1.5)
+
+
+# -- training ------------------------------------------------------------------------------
+def blob_data(n_train: int = 240, n_test: int = 60, seed: int = 0):
+    """A learnable task: class k has a bright 6x6 blob at the k-th of 10 places (+ noise)."""
+    from hamnets.datasets import ImageData
+
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            r, c = divmod(int(k), 5)
+            images[i, 4 + 12 * r : 10 + 12 * r, 1 + 5 * c : 7 + 5 * c] = 250
+        return images, labels.astype(np.int64)
+
+    tr, te = make(n_train), make(n_test)
+    return ImageData(tr[0], tr[1], te[0], te[1], tuple(str(k) for k in range(10)))
+
+
+def tiny_config(**kw):
+    base = dict(model="H1_J2", n_layers=2, epochs=2, batch_size=20, val_size=40, lr=0.01)
+    return MnistConfig(**{**base, **kw})
+
+
+def test_training_learns_and_writes_the_run_directory(tmp_path):
+    data = blob_data()
+    metrics = run_mnist(tiny_config(epochs=3), tmp_path / "run", data=data, quiet=True)
+    assert metrics["final_test_acc"] >= 0.9
+    assert metrics["n_train"] == 200 and metrics["n_val"] == 40 and metrics["n_test"] == 60
+    assert [row["epoch"] for row in metrics["per_epoch"]] == [1, 2, 3]
+    lrs = [row["lr"] for row in metrics["per_epoch"]]
+    np.testing.assert_allclose(lrs, [0.01, 0.008, 0.0064])
+    for name in ("config.json", "metrics.json", "history.csv", "checkpoint.pt"):
+        assert (tmp_path / "run" / name).is_file()
+    for name in ("confusion.png", "samples.png"):
+        assert (tmp_path / "run" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 4
+    again = evaluate_mnist(tmp_path / "run", data=data)
+    assert again["test_acc"] == metrics["final_test_acc"]
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_resume_after_ctrl_c_gives_the_uninterrupted_result(tmp_path, shift):
+    data = blob_data(n_train=140)
+    cfg = tiny_config(shift=shift)
+    full = run_mnist(cfg, tmp_path / "full", data=data, quiet=True, plots=False)
+
+    def stop(epoch, batch):
+        if (epoch, batch) == (0, 2):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_mnist(cfg, tmp_path / "cut", data=data, quiet=True, plots=False, on_batch=stop)
+    resumed = run_mnist(None, tmp_path / "cut", resume=True, data=data, quiet=True, plots=False)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    assert resumed["final_test_acc"] == full["final_test_acc"]
+    strip = ("train_seconds", "images_per_s")
+    rows = [
+        [{k: v for k, v in r.items() if k not in strip} for r in m["per_epoch"]]
+        for m in (full, resumed)
+    ]
+    assert rows[0] == rows[1]
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    data = blob_data(n_train=100)
+    run_mnist(tiny_config(epochs=1), tmp_path / "r", data=data, quiet=True, plots=False)
+    with pytest.raises(ValueError, match="stored configuration differs"):
+        run_mnist(tiny_config(epochs=1, lr=0.5), tmp_path / "r", resume=True, data=data)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        run_mnist(None, tmp_path / "empty", resume=True, data=data)
+
+
+def test_logistic_baseline_trains(tmp_path):
+    metrics = run_mnist(
+        tiny_config(model="logistic", epochs=3),
+        tmp_path / "lr",
+        data=blob_data(),
+        quiet=True,
+        plots=False,
+    )
+    assert metrics["final_test_acc"] >= 0.9
+    assert metrics["n_parameters"] == 7850

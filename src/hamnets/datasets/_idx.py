@@ -49,7 +49,7 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
         name: how error messages name the file.
 
     Returns:
-        A read-only array of the stored shape and dtype (native byte order).
+        A new (writable) array of the stored shape and dtype, in native byte order.
 
     Raises:
         ValueError: bad magic number, unknown type, or a size that does not match the header
@@ -84,7 +84,7 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"found {found}; delete it and fetch it again."
         )
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=False)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
