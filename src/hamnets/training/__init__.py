@@ -1,5 +1,7 @@
 """Training: frozen configurations, fit loops, run directories and checkpoints."""
 
+from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
+from ._config import PROTOCOLS, ClassifyConfig
 from ._mnist import (
     IMAGE_MODELS,
     PAPER_HYPERPARAMETERS,
@@ -8,13 +10,25 @@ from ._mnist import (
     evaluate_mnist,
     run_mnist,
 )
+from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
+from ._readout_fit import AdamReadout
 from ._rundir import RunDir, Stopwatch, progress, resolve_device
 
 __all__ = [
+    "AdamReadout",
+    "ClassifyConfig",
+    "ClassifyResult",
+    "Interrupted",
+    "JointProtocol",
+    "PROTOCOLS",
+    "PaperProtocol",
     "RunDir",
     "Stopwatch",
+    "fit_classifier",
+    "paper_lr_factor",
     "progress",
     "resolve_device",
+    "seeded_generators",
     "MnistConfig",
     "IMAGE_MODELS",
     "PAPER_HYPERPARAMETERS",

@@ -1,0 +1,100 @@
+"""Frozen configuration of a classification run: the single description of what was run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..hdnn import MODEL_NAMES
+
+__all__ = ["ClassifyConfig", "PROTOCOLS"]
+
+PROTOCOLS = ("paper", "joint")
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """Everything that defines a 2D classification run.
+
+    Attributes:
+        dataset: a toy set name or a path to a ``.csv`` / ``.npz`` file.
+        model: one of ``H1_J1, H1_J2, H2, MS1, MS2, MS3``.
+        nf: number of features (the 2D inputs are zero-padded to it).
+        layers: number of layers L.
+        t_end: final time T; the step is h = T / L.
+        epochs: passes over the training set.
+        batch_size: mini-batch size.
+        lr: Adam learning rate of the network (and of the read-out).
+        alpha: weight of the smoothness regulariser.
+        seed: seed of the data, the initialisation and the shuffling.
+        protocol: ``paper`` (the reference procedure) or ``joint`` (end to end).
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        input_features: the features that carry x1 and x2 (default: 0 and nf - 1).
+        readout_steps: paper protocol: Adam steps of the fresh read-out per mini-batch.
+        readout_ridge: ridge coefficient of the read-out (paper protocol).
+        final_readout_epochs: paper protocol: epochs of the final read-out fit.
+        warmup_epochs: joint protocol: epochs of linear learning-rate warm-up.
+        final_lr_fraction: joint protocol: the cosine schedule ends at ``lr * fraction``.
+    """
+
+    dataset: str = "swiss_roll"
+    model: str = "H1_J1"
+    nf: int = 4
+    layers: int = 16
+    t_end: float = 1.2
+    epochs: int = 50
+    batch_size: int = 125
+    lr: float = 0.05
+    alpha: float = 5e-4
+    seed: int = 0
+    protocol: str = "joint"
+    device: str = "cpu"
+    input_features: tuple[int, int] | None = None
+    readout_steps: int = 10
+    readout_ridge: float = 1e-4
+    final_readout_epochs: int = 50
+    warmup_epochs: int = 2
+    final_lr_fraction: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise ValueError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}."
+            )
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(
+                f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}."
+            )
+        for name in ("nf", "layers", "epochs", "batch_size", "readout_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if self.nf < 2:
+            raise ValueError(f"nf must be at least 2 to hold the two inputs, got {self.nf}.")
+        for name in ("t_end", "lr"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+        for name in ("alpha", "readout_ridge"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+        if self.final_readout_epochs < 0 or self.warmup_epochs < 0:
+            raise ValueError("final_readout_epochs and warmup_epochs must be >= 0.")
+        if not 0 < self.final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}.")
+        if self.input_features is not None:
+            object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassifyConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"config has unknown fields {unknown}; is it from another version?")
+        return cls(**data)

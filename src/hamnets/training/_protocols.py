@@ -1,0 +1,171 @@
+"""The two training protocols of ``hamnets classify``: the papers' and ours.
+
+A protocol owns the optimisers and the read-out; the fit loop owns data, epochs and
+checkpoints. Both share the loss ``mean BCE-with-logits + R`` with the smoothness regulariser
+``R`` of :meth:`hamnets.hdnn.HamiltonianDNN.regularizer`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..hdnn import HamiltonianDNN, Readout
+from ._config import ClassifyConfig
+from ._readout_fit import AdamReadout, augment
+
+__all__ = ["PaperProtocol", "JointProtocol", "paper_lr_factor", "make_protocol"]
+
+
+def _adam_bias_gain(t: int, betas: tuple[float, float]) -> float:
+    """Adam's bias-correction gain ``sqrt(1 - b2^t) / (1 - b1^t)`` at step ``t >= 1``."""
+    b1, b2 = betas
+    return math.sqrt(1 - b2**t) / (1 - b1**t)
+
+
+def paper_lr_factor(epoch: int, step: int, betas: tuple[float, float] = (0.9, 0.999)) -> float:
+    """The learning-rate multiplier that reproduces the reference code's Adam.
+
+    The reference implementation sets Adam's step counter to the epoch index before every
+    network step, so Adam's bias correction is computed with ``t = epoch + 1`` instead of the
+    true step number ``step`` (1-based). Adam's moments are unaffected, so this is exactly a
+    learning-rate schedule: ``gain(epoch + 1) / gain(step)`` with
+    ``gain(t) = sqrt(1 - b2^t) / (1 - b1^t)``. It is about 1.3-2x during epoch 0 and falls to
+    about 0.25x from epoch 10 on (32 steps per epoch). (The reference resets the counter of
+    the first two parameter tensors only; we apply the schedule to all of them.)
+    """
+    return _adam_bias_gain(epoch + 1, betas) / _adam_bias_gain(step, betas)
+
+
+class PaperProtocol:
+    """The reference procedure (Galimberti et al.; DecodEPFL/HamiltonianNet).
+
+    Per mini-batch, a fresh zero read-out gets ``readout_steps`` Adam steps on the frozen
+    network output (ridge ``readout_ridge``), then the network takes one Adam step on
+    BCE + R with the learning rate scaled by :func:`paper_lr_factor`. After training, a new
+    read-out is fitted for ``final_readout_epochs`` epochs on the frozen features.
+    """
+
+    name = "paper"
+
+    def __init__(self, model: HamiltonianDNN, config: ClassifyConfig, device: torch.device):
+        self.model = model
+        self.config = config
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.readout = AdamReadout(
+            model.nf, lr=config.lr, ridge=config.readout_ridge, device=device
+        )
+        self.final = AdamReadout(model.nf, lr=config.lr, ridge=config.readout_ridge, device=device)
+
+    def lr_at(self, epoch: int, step: int, steps_per_epoch: int) -> float:
+        return self.config.lr * paper_lr_factor(epoch, step + 1)
+
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
+    ) -> tuple[float, int]:
+        """One network step on a batch x (B, nf), y (B,); returns (loss, number correct)."""
+        features = self.model(x)  # (B, nf)
+        self.readout.reset()
+        self.readout.fit(augment(features.detach()), y, self.config.readout_steps)
+        logits = self.readout.logits(features)  # (B,)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        loss = loss + self.model.regularizer(self.config.alpha)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(epoch, step, steps_per_epoch)
+        self.optimizer.step()
+        correct = int(((logits.detach() >= 0).float() == y).sum())
+        return float(loss.detach()), correct
+
+    @torch.no_grad()
+    def fit_classifier(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, batch_size: int
+    ) -> None:
+        """Fit the final read-out on the frozen features of the whole training set."""
+        features = augment(self.model(x))  # (n, nf + 1)
+        self.final.reset()
+        n_batches = x.shape[0] // batch_size
+        for _ in range(self.config.final_readout_epochs):
+            perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+            for b in range(n_batches):
+                idx = perm[b * batch_size : (b + 1) * batch_size]
+                self.final.step(features[idx], y[idx])
+
+    def classifier(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W (1, nf), mu (1,)) of the final read-out."""
+        return self.final.W, self.final.mu
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "final": self.final.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.final.load_state_dict(state["final"])
+
+
+class JointProtocol:
+    """Ours: network and read-out trained end to end with one Adam optimiser.
+
+    Learning rate: linear warm-up over ``warmup_epochs`` epochs, then a cosine decay to
+    ``lr * final_lr_fraction`` at the last step. Loss: BCE + R. The read-out is the
+    :class:`hamnets.hdnn.Readout` trained with the network; no refit afterwards.
+    """
+
+    name = "joint"
+
+    def __init__(self, model: HamiltonianDNN, config: ClassifyConfig, device: torch.device):
+        self.model = model
+        self.config = config
+        self.readout = Readout(model.nf).to(device)
+        params = list(model.parameters()) + list(self.readout.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+
+    def lr_at(self, epoch: int, step: int, steps_per_epoch: int) -> float:
+        cfg = self.config
+        total = cfg.epochs * steps_per_epoch
+        warm = cfg.warmup_epochs * steps_per_epoch
+        if step < warm:
+            return cfg.lr * (step + 1) / warm
+        progress = (step - warm) / max(1, total - warm - 1)
+        floor = cfg.final_lr_fraction
+        return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
+    ) -> tuple[float, int]:
+        logits = self.readout(self.model(x)).squeeze(1)  # (B,)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        loss = loss + self.model.regularizer(self.config.alpha)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(epoch, step, steps_per_epoch)
+        self.optimizer.step()
+        correct = int(((logits.detach() >= 0).float() == y).sum())
+        return float(loss.detach()), correct
+
+    def fit_classifier(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, batch_size: int
+    ) -> None:
+        """Nothing to do: the read-out was trained with the network."""
+
+    def classifier(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.readout.W.detach(), self.readout.mu.detach()
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "readout": self.readout.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.readout.load_state_dict(state["readout"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def make_protocol(
+    model: HamiltonianDNN, config: ClassifyConfig, device: torch.device
+) -> PaperProtocol | JointProtocol:
+    if config.protocol == "paper":
+        return PaperProtocol(model, config, device)
+    return JointProtocol(model, config, device)

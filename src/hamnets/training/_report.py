@@ -1,0 +1,55 @@
+"""Writing the files of a finished classification run: metrics, history and pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._classify import ClassifyResult
+from ._rundir import RunDir
+
+__all__ = ["write_classify_outputs"]
+
+
+@torch.no_grad()
+def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 200) -> None:
+    """Write ``metrics.json``, ``history.csv``, ``decision_boundary.png``, ``propagation.png``
+    and ``propagation.gif`` into ``run``."""
+    from ..datasets import pad_features
+    from ..plotting import (
+        new_figure,
+        plot_decision_boundary,
+        propagation_figure,
+        save_propagation_gif,
+    )
+
+    run.write_json("metrics.json", result.metrics)
+    run.write_csv("history.csv", result.history)
+
+    data, model = result.data, result.model
+    device = result.W.device
+    x1min, x1max, x2min, x2max = data.domain
+    g1, g2 = np.meshgrid(np.linspace(x1min, x1max, grid), np.linspace(x2min, x2max, grid))
+    pts = torch.as_tensor(np.column_stack([g1.ravel(), g2.ravel()]), dtype=torch.float32)
+    logits = result.logits(pad_features(pts, data.nf, data.input_features).to(device))
+    i, j = data.input_features
+    test = data.x_test.numpy()
+    labels = data.y_test.numpy()
+    fig, axes = new_figure()
+    acc = result.metrics["test_accuracy"]
+    plot_decision_boundary(
+        axes[0, 0],
+        g1,
+        g2,
+        logits.cpu().numpy().reshape(g1.shape),
+        test[:, [i, j]],
+        labels,
+        title=f"{result.config.model}, L={model.n_layers}: test {acc:.2%}",
+    )
+    fig.savefig(run.file("decision_boundary.png"), dpi=110)
+
+    states = model(data.x_test.to(device), return_states=True).cpu().numpy()  # (L+1, n, nf)
+    W = result.W.cpu().numpy().reshape(-1)
+    mu = float(result.mu.cpu().reshape(-1)[0])
+    propagation_figure(states, labels, W, mu).savefig(run.file("propagation.png"), dpi=100)
+    save_propagation_gif(run.file("propagation.gif"), states, labels, W, mu)
