@@ -454,3 +454,89 @@ def test_logistic_baseline_trains(tmp_path):
     )
     assert metrics["final_test_acc"] >= 0.9
     assert metrics["n_parameters"] == 7850
+
+
+# -- command line --------------------------------------------------------------------------
+@pytest.fixture
+def tiny_mnist(tmp_path, monkeypatch):
+    """``mnist`` re-registered with the md5 sums of a tiny blob set, cache under tmp_path."""
+    data = blob_data(n_train=140, n_test=40)
+    arrays = {
+        "train_images": data.train_images,
+        "train_labels": data.train_labels.astype(np.uint8),
+        "test_images": data.test_images,
+        "test_labels": data.test_labels.astype(np.uint8),
+    }
+    spec = dataclasses.replace(mnist_mod.DATASETS["mnist"], md5=md5s(arrays, tmp_path))
+    monkeypatch.setitem(mnist_mod.DATASETS, "mnist", spec)
+    monkeypatch.setenv("HAMNETS_DATA", str(tmp_path / "cache"))
+    return write_set(tmp_path / "src", arrays, compress=True)
+
+
+def test_cli_classify_mnist_evaluate_and_resume(tmp_path, tiny_mnist, capsys):
+    import json
+
+    from hamnets.cli import main
+
+    out = tmp_path / "run"
+    flags = ["--layers", "2", "--epochs", "1", "--batch-size", "20", "--val-size", "40"]
+    code = main(
+        [
+            "classify",
+            "--dataset",
+            "mnist",
+            "--model",
+            "MS1",
+            *flags,
+            "--data-dir",
+            str(tiny_mnist),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-download",
+            "--no-plots",
+        ]
+    )
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"], config["n_layers"], config["epochs"]) == ("MS1", 2, 1)
+    assert (config["h"], config["weight_decay"], config["alpha"]) == (0.4, 1e-3, 1e-3)
+    assert (config["lr"], config["batch_size"], config["channels"]) == (0.04, 20, 8)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "final test accuracy" in capsys.readouterr().out
+    # the data are now cached: evaluate needs no folder
+    assert main(["evaluate", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"test accuracy {metrics['final_test_acc']:.2%}" in text
+    assert main(["classify", "--resume", str(out), "--quiet", "--no-plots"]) == 0
+
+
+def test_cli_classify_mnist_refuses_h_and_t_end(tmp_path, tiny_mnist, capsys):
+    from hamnets.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "classify",
+                "--dataset",
+                "mnist",
+                "--h",
+                "0.1",
+                "--t-end",
+                "1",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert info.value.code == 2
+    assert "give --h or --t-end, not both" in capsys.readouterr().err
+
+
+def test_cli_classify_mnist_says_which_command_to_run(tmp_path, monkeypatch, capsys):
+    from hamnets.cli import main
+
+    monkeypatch.setenv("HAMNETS_DATA", str(tmp_path / "empty-cache"))
+    with pytest.raises(SystemExit) as info:
+        main(["classify", "--dataset", "mnist", "--no-download", "--out", str(tmp_path / "r")])
+    assert info.value.code == 2
+    assert "hamnets data mnist --dir FOLDER" in capsys.readouterr().err
