@@ -284,6 +284,17 @@ def test_cli_data_from_folder(tmp_path, tiny_spec, capsys):
 # -- the model -----------------------------------------------------------------------------
 torch = pytest.importorskip("torch")
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as the CLI uses: these tiny matrices gain nothing from two, and a
+    second thread on a busy 2-core machine makes every step several times slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, build_hdnn  # noqa: E402
 from hamnets.hdnn._pixelwise import PixelwiseHDNN  # noqa: E402
 from hamnets.training import MnistConfig, build_image_model, evaluate_mnist, run_mnist  # noqa: E402
