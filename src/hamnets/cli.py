@@ -297,7 +297,7 @@ def _add_data(sub) -> None:
     p.add_argument("name", choices=("mnist", "fashion_mnist"), help="which data set")
     p.add_argument("--dir", default=None, help="a folder holding the four IDX files (raw or .gz)")
     p.add_argument("--cache", default=None, help="cache root (default: $HAMNETS_DATA)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network request")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per network request")
     p.add_argument(
         "--network",
         action=argparse.BooleanOptionalAction,

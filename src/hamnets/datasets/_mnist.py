@@ -364,7 +364,7 @@ def fetch_dataset(
     *,
     folder: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
-    timeout: float = 10.0,
+    timeout: float = 5.0,
     network: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Path:
