@@ -39,11 +39,12 @@ CONFIGS: dict[str, dict] = {
     "paper_H1_J1": {"model": "H1_J1"},
     "paper_H1_J2": {"model": "H1_J2"},
     "paper_MS1": {"model": "MS1"},
-    # Our change: 16 channels instead of 8 and random shifts of up to 2 pixels; the H-DNN
-    # (MS1, 4 layers, the paper's h, weight decay and alpha) is still the only non-linearity.
-    # MS1's increments are bounded (|h tanh| <= h), which keeps the 6272-wide read-out's
-    # inputs small under lr 0.04; H1's grow with K ~ N(0, 1) and make the first epochs unstable.
-    "best": {"model": "MS1", "channels": 16, "shift": 2},
+    # Our changes (chosen on a validation split, never on the test set): MS1 with 16 channels
+    # instead of 8, Adam lr 0.005 instead of 0.04 and weight decay 1e-4 instead of 1e-3; same
+    # 4-layer H-DNN (the only non-linearity), h, alpha, batch and x0.8 schedule. With lr 0.04
+    # the 6272-wide read-out overshoots (epoch-1 training loss > 1) and Adam's coupled L2 decay
+    # shrinks the read-out's rarely-used weights; the paper runs plateau near 96%.
+    "best": {"model": "MS1", "channels": 16, "lr": 0.005, "weight_decay": 1e-4},
     "logistic": {"model": "logistic", "lr": 0.001},
 }
 
