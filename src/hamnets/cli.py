@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -51,7 +52,9 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         default=d.dataset,
         help="swiss_roll, double_circles, double_moons, or a .csv/.npz file",
     )
-    p.add_argument("--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2 or MS3")
+    p.add_argument(
+        "--model", default=d.model, help="H1_J1, H1_J2, H2, MS1, MS2, MS3, or the baseline MLP"
+    )
     p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
     p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
     p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")
@@ -89,6 +92,12 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         help="continue the interrupted run in DIR (other flags are ignored)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--track-gradients",
+        action="store_true",
+        help="record the BSM norms dy_L/dy_{L-l} for every depth l after every step "
+        "(gradients.npz, gradient_norms.png)",
+    )
     _add_classify_images(p)
     p.set_defaults(func=_run_classify)
 
@@ -119,6 +128,7 @@ def _run_classify(args: argparse.Namespace) -> int:
             protocol=args.protocol,
             device=args.device,
             input_features=tuple(args.input_features) if args.input_features else None,
+            track_gradients=args.track_gradients,
         )
         run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
         run.write_json("config.json", config)
@@ -330,8 +340,202 @@ def _run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- counterexample --------------------------------------------------------------------------------
+def _add_counterexample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "counterexample",
+        help="exploding gradients of a symplectic flow (Appendix III of arXiv:2105.13205)",
+        description=(
+            "Integrate y' = epsilon J tanh(y) in R^2 with symplectic Euler, compute the exact "
+            "backward sensitivity dy(T)/dy(T-t) for every t (one backward sweep) and its "
+            "finite-difference estimate, and write metrics.json, bsm_entries.png, "
+            "trajectories.png and trajectories.gif."
+        ),
+    )
+    p.add_argument("--epsilon", type=float, default=1.0, help="flow speed (default 1)")
+    p.add_argument("--h", type=float, default=0.05, help="step size; T/h whole (default 0.05)")
+    p.add_argument("--T", dest="t_end", type=float, default=20.0, help="final time (default 20)")
+    p.add_argument("--gamma", type=float, default=0.05, help="FD perturbation (default 0.05)")
+    p.add_argument(
+        "--y0", type=float, nargs=2, metavar=("Y1", "Y2"), default=None,
+        help="initial state (default: the paper's, normalised)",
+    )  # fmt: skip
+    p.add_argument(
+        "--normalize", action=argparse.BooleanOptionalAction, default=True,
+        help="scale y0 to unit length, as the paper does (default: yes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--direction", type=int, choices=(1, 2), default=2,
+        help="perturb y_DIRECTION in the trajectory pictures (default 2)",
+    )  # fmt: skip
+    p.add_argument("--frames", type=int, default=40, help="GIF frames (default 40)")
+    p.add_argument(
+        "--gif", action=argparse.BooleanOptionalAction, default=True,
+        help="write trajectories.gif (needs pillow; default: yes)",
+    )  # fmt: skip
+    p.add_argument("--dpi", type=int, default=100, help="PNG resolution (default 100)")
+    p.add_argument("--out", default="runs/counterexample", help="output folder")
+    p.set_defaults(func=_run_counterexample)
+
+
+def _run_counterexample(args: argparse.Namespace) -> int:
+    import torch
+
+    from .analysis import COUNTEREXAMPLE_Y0, CounterexampleConfig, counterexample
+    from .plotting import (
+        new_figure,
+        plot_bsm_entries,
+        plot_trajectories,
+        save_trajectories_gif,
+    )
+    from .training import RunDir
+
+    _set_threads(None, 1)
+    if args.frames < 1:
+        raise UsageError(f"--frames must be >= 1, got {args.frames}.")
+    if not 20 <= args.dpi <= 600:
+        raise UsageError(f"--dpi must be between 20 and 600, got {args.dpi}.")
+    config = CounterexampleConfig(
+        epsilon=args.epsilon,
+        h=args.h,
+        t_end=args.t_end,
+        gamma=args.gamma,
+        y0=tuple(args.y0) if args.y0 is not None else COUNTEREXAMPLE_Y0,
+        normalize=args.normalize,
+    )
+    result = counterexample(config)
+    run = RunDir(args.out)
+    run.write_json("config.json", config.to_dict())
+    metrics = result.metrics()
+    run.write_json("metrics.json", metrics)
+
+    fig, axes = new_figure(size=(7.0, 4.5))
+    plot_bsm_entries(axes[0, 0], result.t, result.bsm, result.bsm_fd)
+    fig.suptitle(rf"$\epsilon$ = {config.epsilon:g}, h = {config.h:g}, $\gamma$ = {config.gamma:g}")
+    fig.savefig(run.file("bsm_entries.png"), dpi=args.dpi)
+
+    n = config.n_steps
+    direction = torch.zeros(2, dtype=result.states.dtype)
+    direction[args.direction - 1] = 1.0
+    fig, axes = new_figure(size=(5.5, 4.8))
+    plot_trajectories(
+        axes[0, 0], result.states, result.perturbed(n, direction),
+        title=f"perturbation {config.gamma:g} e{args.direction} at t = 0",
+    )  # fmt: skip
+    fig.savefig(run.file("trajectories.png"), dpi=args.dpi)
+    if args.gif:
+        lags = sorted({round(k * n / max(1, args.frames - 1)) for k in range(args.frames)})
+        runs = [result.perturbed(k, direction) for k in lags]
+        save_trajectories_gif(
+            run.file("trajectories.gif"), result.states, runs, [k * config.h for k in lags]
+        )
+    m = metrics
+    print(
+        f"dy(T)/dy(0) = {m['bsm']}, det = {m['determinant']:.12g}, "
+        f"||.||_2 = {m['spectral_norm']:.6g}; wrote {run.path}"
+    )
+    return 0
+
+
+# -- gradients -------------------------------------------------------------------------------------
+def _add_gradients(sub: argparse._SubParsersAction) -> None:
+    from .training import ClassifyConfig
+    from .training._depth_comparison import COMPARE_MODELS
+
+    d = ClassifyConfig()
+    p = sub.add_parser(
+        "gradients",
+        help="plot BSM norms: of a run (--run) or MLP versus H-DNNs against depth (--compare)",
+        description="--run DIR re-plots DIR/gradient_norms.png from the gradients.npz of "
+        "`hamnets classify --track-gradients`. --compare trains the MLP baseline and each "
+        "H-DNN on one data set and plots ||dy_L/dy_j|| against j at initialisation and after "
+        "training (depth_comparison.png, depth_comparison.json in --out).",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", metavar="DIR", help="a run folder with gradients.npz")
+    what.add_argument("--compare", action="store_true", help="the depth comparison")
+    p.add_argument("--out", default=None, help="output folder (default: DIR, or runs/gradients)")
+    p.add_argument(
+        "--models", nargs="+", default=list(COMPARE_MODELS), metavar="NAME",
+        help=f"networks to compare (default: {' '.join(COMPARE_MODELS)})",
+    )  # fmt: skip
+    p.add_argument("--dataset", default=d.dataset, help="toy set or file (default swiss_roll)")
+    p.add_argument("--layers", type=_positive_int, default=d.layers, help="number of layers L")
+    p.add_argument("--t-end", type=float, default=d.t_end, help="final time T (h = T / L)")
+    p.add_argument("--nf", type=_positive_int, default=d.nf, help="number of features")
+    p.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_gradients)
+
+
+def _run_gradients(args: argparse.Namespace) -> int:
+    from .analysis import load_gradients
+    from .plotting import gradient_norms_figure, new_figure, plot_depth_profiles
+    from .training import ClassifyConfig, RunDir, compare_depth_profiles
+
+    _set_threads(None, 1)
+    if args.run is not None:
+        if not Path(args.run).is_dir():
+            raise UsageError(f"--run {args.run} is not a folder; pass a classify run folder.")
+        source = RunDir(args.run)
+        data = load_gradients(source.file("gradients.npz"))
+        out = RunDir(args.out or args.run)
+        title = f"{data['model']} on {data['dataset']}" if "model" in data else None
+        fig = gradient_norms_figure(data["iterations"], data["norms"], title=title)
+        fig.savefig(out.file("gradient_norms.png"), dpi=100)
+        print(f"wrote {out.file('gradient_norms.png')}")
+        return 0
+    config = ClassifyConfig(
+        dataset=args.dataset,
+        nf=args.nf,
+        layers=args.layers,
+        t_end=args.t_end,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+    )
+    profiles = compare_depth_profiles(config, args.models, quiet=args.quiet)
+    out = RunDir(args.out or "runs/gradients")
+    out.write_json(
+        "depth_comparison.json",
+        {
+            "config": config.to_dict(),
+            "profiles": {
+                p.model: {
+                    "initial": p.initial.tolist(),
+                    "trained": p.trained.tolist(),
+                    "test_accuracy": p.test_accuracy,
+                }
+                for p in profiles
+            },
+        },
+    )
+    fig, axes = new_figure(1, 2, size=(4.6, 3.8))
+    styles = {"MLP": {"color": "k", "lw": 2.2}}
+    for ax, when in zip(axes[0], ("initial", "trained"), strict=True):
+        plot_depth_profiles(ax, {p.model: getattr(p, when) for p in profiles}, styles=styles)
+        ax.set_title(f"{'at initialisation' if when == 'initial' else 'after training'}")
+    fig.suptitle(f"{config.dataset}, L = {config.layers}, T = {config.t_end:g}")
+    fig.savefig(out.file("depth_comparison.png"), dpi=90)
+    for p in profiles:
+        print(
+            f"{p.model:6s} ||dy_L/dy_0||: init {p.initial[0]:.3g}, trained {p.trained[0]:.3g}; "
+            f"test {p.test_accuracy:.2%}"
+        )
+    print(f"wrote {out.path}")
+    return 0
+
+
 # Each entry declares one sub-command; append yours (keep one concept per function pair).
-_COMMANDS: tuple = (_add_classify, _add_data, _add_evaluate)
+_COMMANDS: tuple = (
+    _add_classify,
+    _add_counterexample,
+    _add_gradients,
+    _add_data,
+    _add_evaluate,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

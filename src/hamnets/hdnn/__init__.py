@@ -3,11 +3,12 @@
 from ._base import HamiltonianDNN
 from ._h1 import H1
 from ._h2 import H2
+from ._mlp import MLP
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
 from ._readout import Readout
-from ._registry import MODEL_NAMES, build_hdnn
+from ._registry import BASELINE_NAMES, MODEL_NAMES, build_hdnn
 
 __all__ = [
     "HamiltonianDNN",
@@ -16,7 +17,9 @@ __all__ = [
     "MS1",
     "MS2",
     "MS3",
+    "MLP",
     "Readout",
     "MODEL_NAMES",
+    "BASELINE_NAMES",
     "build_hdnn",
 ]

@@ -124,6 +124,27 @@ class HamiltonianDNN(nn.Module):
             return torch.stack(states)  # (stop - start + 1, batch, nf)
         return self._merge(state)
 
+    # -- one layer at a time, for analysis (the loop above stays the only layer loop) ------
+    def layer_params(self) -> LayerParams:
+        """The per-layer parameters as the step uses them, each stacked as ``(L, ...)``.
+
+        Slice ``j`` of every tensor (``[p[j] for p in model.layer_params()]``) is what
+        :meth:`layer_step` needs for layer ``j``.
+        """
+        return self._stacked()
+
+    def layer_step(self, y: torch.Tensor, *params_j: torch.Tensor) -> torch.Tensor:
+        """One layer ``y_{j+1} = Phi_j(y_j)`` on full states, with layer ``j``'s parameters.
+
+        Args:
+            y: states ``y_j`` of shape ``(batch, nf)``.
+            params_j: slice ``j`` of each tensor of :meth:`layer_params`.
+
+        Returns:
+            ``y_{j+1}`` of shape ``(batch, nf)``; the same numbers as ``forward(y, j, j + 1)``.
+        """
+        return self._merge(self._step(self._split(y), *params_j))
+
     # -- the smoothness regulariser ----------------------------------------------------------
     def regularizer(self, alpha: float) -> torch.Tensor:
         """``R = alpha h sum_j (0.5 ||K_{j+1} - K_j||_F^2 + 0.5 ||b_{j+1} - b_j||^2)``.

@@ -8,6 +8,14 @@ from ._classify import (
     readout_basis,
     save_propagation_gif,
 )
+from ._gradients import (
+    gradient_norms_figure,
+    plot_bsm_entries,
+    plot_depth_profiles,
+    plot_gradient_norms,
+    plot_trajectories,
+    save_trajectories_gif,
+)
 from ._mnist import image_grid, plot_confusion, plot_misclassified
 
 __all__ = [
@@ -17,6 +25,12 @@ __all__ = [
     "propagation_figure",
     "readout_basis",
     "save_propagation_gif",
+    "gradient_norms_figure",
+    "plot_bsm_entries",
+    "plot_depth_profiles",
+    "plot_gradient_norms",
+    "plot_trajectories",
+    "save_trajectories_gif",
     "image_grid",
     "plot_confusion",
     "plot_misclassified",

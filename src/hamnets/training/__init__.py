@@ -2,6 +2,7 @@
 
 from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
 from ._config import PROTOCOLS, ClassifyConfig
+from ._depth_comparison import DepthProfile, compare_depth_profiles, depth_profile
 from ._mnist import (
     IMAGE_MODELS,
     PAPER_HYPERPARAMETERS,
@@ -18,12 +19,15 @@ __all__ = [
     "AdamReadout",
     "ClassifyConfig",
     "ClassifyResult",
+    "DepthProfile",
     "Interrupted",
     "JointProtocol",
     "PROTOCOLS",
     "PaperProtocol",
     "RunDir",
     "Stopwatch",
+    "compare_depth_profiles",
+    "depth_profile",
     "fit_classifier",
     "paper_lr_factor",
     "progress",

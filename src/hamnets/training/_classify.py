@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..analysis import GradientRecorder
 from ..datasets import Toy2D, check_classification_data, make_toy2d
 from ..hdnn import HamiltonianDNN, build_hdnn
 from ._config import ClassifyConfig
@@ -34,6 +35,7 @@ class ClassifyResult:
     data: Toy2D
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    gradients: GradientRecorder | None = None  # with config.track_gradients
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,6 +121,7 @@ def fit_classifier(
         config.model, config.nf, config.layers, config.t_end, generator=gens["init"]
     ).to(device)
     protocol = make_protocol(model, config, device)
+    gradients = GradientRecorder() if config.track_gradients else None
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     n = x_train.shape[0]
     steps_per_epoch = n // config.batch_size
@@ -137,6 +140,8 @@ def fit_classifier(
         epoch, batch, perm, history = ckpt["epoch"], ckpt["batch"], ckpt["perm"], ckpt["history"]
         sums = ckpt["sums"]
         clock = Stopwatch(ckpt["wall_seconds"], ckpt["cpu_seconds"])
+        if gradients is not None:
+            gradients.load_state_dict(ckpt["gradients"])
         if ckpt.get("done"):
             epoch = config.epochs
 
@@ -157,6 +162,7 @@ def fit_classifier(
                 "wall_seconds": clock.wall,
                 "cpu_seconds": clock.cpu,
                 "done": done,
+                **({"gradients": gradients.state_dict()} if gradients is not None else {}),
             }
         )
 
@@ -181,6 +187,8 @@ def fit_classifier(
                 sums["loss"] += loss
                 sums["correct"] += correct
                 sums["seen"] += idx.shape[0]
+                if gradients is not None:
+                    gradients.record(step, model, x_train[idx])
                 batch += 1
                 bar.update(1)
                 if on_iteration is not None:
@@ -227,4 +235,4 @@ def fit_classifier(
         "threads": torch.get_num_threads(),
         "device": str(device),
     }
-    return ClassifyResult(config, model, W, mu, data, metrics, history)
+    return ClassifyResult(config, model, W, mu, data, metrics, history, gradients)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..hdnn import MODEL_NAMES
+from ..hdnn import BASELINE_NAMES, MODEL_NAMES
 
 __all__ = ["ClassifyConfig", "PROTOCOLS"]
 
@@ -20,7 +20,7 @@ class ClassifyConfig:
 
     Attributes:
         dataset: a toy set name or a path to a ``.csv`` / ``.npz`` file.
-        model: one of ``H1_J1, H1_J2, H2, MS1, MS2, MS3``.
+        model: one of ``H1_J1, H1_J2, H2, MS1, MS2, MS3``, or the baseline ``MLP``.
         nf: number of features (the 2D inputs are zero-padded to it).
         layers: number of layers L.
         t_end: final time T; the step is h = T / L.
@@ -37,6 +37,8 @@ class ClassifyConfig:
         final_readout_epochs: paper protocol: epochs of the final read-out fit.
         warmup_epochs: joint protocol: epochs of linear learning-rate warm-up.
         final_lr_fraction: joint protocol: the cosine schedule ends at ``lr * fraction``.
+        track_gradients: record the norms of the batch-mean BSMs ``dy_L/dy_{L-l}`` for every
+            depth ``l`` after every training step (``gradients.npz``); changes no result.
     """
 
     dataset: str = "swiss_roll"
@@ -57,12 +59,12 @@ class ClassifyConfig:
     final_readout_epochs: int = 50
     warmup_epochs: int = 2
     final_lr_fraction: float = 0.01
+    track_gradients: bool = False
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_NAMES:
-            raise ValueError(
-                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}."
-            )
+        if self.model not in MODEL_NAMES + BASELINE_NAMES:
+            names = ", ".join(MODEL_NAMES + BASELINE_NAMES)
+            raise ValueError(f"unknown model {self.model!r}; choose one of {names}.")
         if self.protocol not in PROTOCOLS:
             raise ValueError(
                 f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}."
@@ -85,6 +87,10 @@ class ClassifyConfig:
             raise ValueError("final_readout_epochs and warmup_epochs must be >= 0.")
         if not 0 < self.final_lr_fraction <= 1:
             raise ValueError(f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}.")
+        if not isinstance(self.track_gradients, bool):
+            raise ValueError(
+                f"track_gradients must be True or False, got {self.track_gradients!r}."
+            )
         if self.input_features is not None:
             object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
 

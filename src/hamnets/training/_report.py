@@ -14,7 +14,8 @@ __all__ = ["write_classify_outputs"]
 @torch.no_grad()
 def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 200) -> None:
     """Write ``metrics.json``, ``history.csv``, ``decision_boundary.png``, ``propagation.png``
-    and ``propagation.gif`` into ``run``."""
+    and ``propagation.gif`` into ``run``; with tracked gradients also ``gradients.npz`` and
+    ``gradient_norms.png``."""
     from ..datasets import pad_features
     from ..plotting import (
         new_figure,
@@ -53,3 +54,17 @@ def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 2
     mu = float(result.mu.cpu().reshape(-1)[0])
     propagation_figure(states, labels, W, mu).savefig(run.file("propagation.png"), dpi=100)
     save_propagation_gif(run.file("propagation.gif"), states, labels, W, mu)
+    if result.gradients is not None:
+        write_gradient_outputs(result, run)
+
+
+def write_gradient_outputs(result: ClassifyResult, run: RunDir) -> None:
+    """``gradients.npz`` (iterations (n,), norms (n, L+1)) and ``gradient_norms.png``."""
+    from ..plotting import gradient_norms_figure
+
+    rec, cfg = result.gradients, result.config
+    rec.save(run.file("gradients.npz"), model=cfg.model, dataset=cfg.dataset)
+    title = f"{cfg.model} on {cfg.dataset}, L = {cfg.layers}"
+    gradient_norms_figure(rec.iterations, rec.norms, title=title).savefig(
+        run.file("gradient_norms.png"), dpi=100
+    )
