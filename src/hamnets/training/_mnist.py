@@ -308,7 +308,6 @@ def run_mnist(
         initial=min(epoch * n_train + start_batch * config.batch_size, config.epochs * n_train),
         unit="img",
     )
-    train_wall = sum(row["train_seconds"] for row in history)
     model.train()
     epoch_state = loader_gen.get_state()
     try:
@@ -341,7 +340,6 @@ def run_mnist(
                 start_batch = j + 1
                 if on_batch is not None:
                     on_batch(epoch, j)
-            train_wall += epoch_clock.wall
             row = {
                 "epoch": epoch + 1,
                 "lr": optimizer.param_groups[0]["lr"],
