@@ -359,6 +359,13 @@ def _find_idx_tree(root: Path) -> dict[str, Path]:
     raise FileNotFoundError(f"no IDX files under {root}")
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying why a source failed (urllib errors carry it in ``reason``)."""
+    reason = getattr(exc, "reason", None)
+    text = str(reason if reason is not None else exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
 def fetch_dataset(
     name: str,
     *,
@@ -411,9 +418,7 @@ def fetch_dataset(
         try:
             attempt()
         except (OSError, ValueError, tarfile.TarError) as exc:
-            line = (
-                f"{spec.name}: {label}: failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-            )
+            line = f"{spec.name}: {label}: failed: {_reason(exc)}"
             failures.append(line)
             say(line)
             continue
