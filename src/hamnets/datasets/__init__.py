@@ -1,5 +1,17 @@
 """Data sets: toy 2D classification sets, MNIST (offline), trajectory sampling."""
 
+from ._idx import read_idx, read_idx_bytes, write_idx
+from ._mnist import (
+    DATASETS,
+    ROLES,
+    IdxDataset,
+    ImageData,
+    data_root,
+    fetch_dataset,
+    load_dataset,
+    locate_idx_files,
+    read_image_folder,
+)
 from ._toy2d import (
     TOY2D_NAMES,
     Toy2D,
@@ -42,4 +54,16 @@ __all__ = [
     "sample_initial_conditions",
     "trajectory_data",
     "tutorial_data",
+    "read_idx",
+    "read_idx_bytes",
+    "write_idx",
+    "DATASETS",
+    "ROLES",
+    "IdxDataset",
+    "ImageData",
+    "data_root",
+    "fetch_dataset",
+    "load_dataset",
+    "locate_idx_files",
+    "read_image_folder",
 ]

@@ -17,6 +17,7 @@ from ._gradients import (
     save_trajectories_gif,
 )
 from ._hnn import hnn_figure, plot_energy, plot_phase, save_figure
+from ._mnist import image_grid, plot_confusion, plot_misclassified
 
 __all__ = [
     "new_figure",
@@ -35,4 +36,7 @@ __all__ = [
     "plot_energy",
     "plot_phase",
     "save_figure",
+    "image_grid",
+    "plot_confusion",
+    "plot_misclassified",
 ]

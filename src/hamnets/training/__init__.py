@@ -11,6 +11,14 @@ from ._hnn import (
     rollout_metrics,
     run_hnn,
 )
+from ._mnist import (
+    IMAGE_MODELS,
+    PAPER_HYPERPARAMETERS,
+    MnistConfig,
+    build_image_model,
+    evaluate_mnist,
+    run_mnist,
+)
 from ._parallel import Parallel
 from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
 from ._readout_fit import AdamReadout
@@ -41,4 +49,10 @@ __all__ = [
     "fit_trajectories",
     "rollout_metrics",
     "run_hnn",
+    "MnistConfig",
+    "IMAGE_MODELS",
+    "PAPER_HYPERPARAMETERS",
+    "build_image_model",
+    "run_mnist",
+    "evaluate_mnist",
 ]

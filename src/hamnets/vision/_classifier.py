@@ -1,0 +1,81 @@
+"""The image classifier of the H-DNN papers: a convolution, a per-pixel H-DNN, a linear map."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..hdnn import MODEL_NAMES, build_hdnn
+from ..hdnn._pixelwise import PixelwiseHDNN
+
+
+class HDNNImageClassifier(nn.Module):
+    """``Conv2d(1 -> C, 3x3, padding 1)`` (no activation), then an H-DNN at every pixel on the
+    ``C`` channels (weights shared across pixels), then flatten and ``Linear(C*H*W -> K)``.
+
+    With the paper's sizes (``C = 8``, 28x28 images, ``K = 10``) the linear map is
+    6272 -> 10. The flattened features are taken channels-last (pixel-major); this only
+    permutes the rows of the linear map's weight, it is the same family of models.
+
+    Args:
+        model: H-DNN name, one of :data:`hamnets.hdnn.MODEL_NAMES`; the one built.
+        n_layers: H-DNN layers ``L``.
+        h: step size; the H-DNN's final time is ``t_end = h * L``.
+        channels: ``C``, the H-DNN's ``nf`` (even for the models that split the state).
+        image_size: ``(H, W)``.
+        n_classes: ``K``.
+        generator: for the H-DNN's N(0, 1) weights and the convolution / linear init.
+
+    Shapes:
+        input ``(B, 1, H, W)`` float; output logits ``(B, K)``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        n_layers: int,
+        h: float,
+        *,
+        channels: int = 8,
+        image_size: tuple[int, int] = (28, 28),
+        n_classes: int = 10,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if model not in MODEL_NAMES:
+            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}.")
+        if not h > 0:
+            raise ValueError(f"step size h must be > 0, got h={h!r}.")
+        self.model_name = model
+        self.image_size = tuple(image_size)
+        self.conv = nn.Conv2d(1, channels, kernel_size=3, padding=1)
+        self.hamiltonian = PixelwiseHDNN(
+            build_hdnn(model, channels, n_layers, h * n_layers, generator=generator)
+        )
+        n_features = channels * self.image_size[0] * self.image_size[1]
+        self.fc = nn.Linear(n_features, n_classes)
+        if generator is not None:  # reproducible default-style init without global state
+            for layer in (self.conv, self.fc):
+                bound = 1.0 / layer.weight[0].numel() ** 0.5
+                with torch.no_grad():
+                    layer.weight.uniform_(-bound, bound, generator=generator)
+                    layer.bias.uniform_(-bound, bound, generator=generator)
+
+    @property
+    def hdnn(self):
+        """The H-DNN (a :class:`hamnets.hdnn.HamiltonianDNN`)."""
+        return self.hamiltonian.hdnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[2:]) != self.image_size:
+            raise ValueError(
+                f"expected images of shape (batch, 1, {self.image_size[0]}, "
+                f"{self.image_size[1]}), got {tuple(x.shape)}."
+            )
+        y = self.conv(x)  # (B, C, H, W)
+        y = self.hamiltonian(y)  # (B, H, W, C)
+        return self.fc(y.flatten(1))  # (B, C*H*W) -> (B, K)
+
+    def regularizer(self, alpha: float) -> torch.Tensor:
+        """The smoothness regulariser of the H-DNN's weights across layers."""
+        return self.hamiltonian.regularizer(alpha)
