@@ -150,7 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         for m in args.models:
             for d in args.datasets:
                 sel = [r for r in rows if (r["suite"], r["model"], r["dataset"]) == (s, m, d)]
-                table.append({"suite": s, **SUITES[s], "model": m, "dataset": d, **summarise(sel)})
+                first = sel[0]
+                table.append(
+                    {
+                        "suite": s,
+                        **SUITES[s],
+                        "model": m,
+                        "dataset": d,
+                        "epochs": first["epochs"],
+                        "batch_size": first["batch_size"],
+                        **summarise(sel),
+                    }
+                )
 
     reference = []
     if args.reference_dir:
@@ -201,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
-    print("\n| protocol | L | T | model | dataset | test acc. mean [min, max] | CPU s/run |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| protocol | L | T | epochs | batch | model | dataset | test acc. mean [min, max] "
+        "| CPU s/run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for t in table:
         print(
             f"| {t['protocol']} | {t['layers']} | {t['t_end']:g} | {t['model']} | "

@@ -89,7 +89,8 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         help="graph-structured (distributed) H2: ring:N, line:N, grid:RxC, full:N or "
         "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
     )
-    p.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="passes over the data (default: 50 with --protocol paper, 100 with joint)")
     p.add_argument(
         "--batch-size",
         type=_positive_int,
@@ -269,7 +270,7 @@ def _fill_2d_defaults(args: argparse.Namespace) -> None:
     d = ClassifyConfig()
     # nf, layers and t_end are resolved by _shape_defaults (they differ with --graph), and
     # batch_size by ClassifyConfig (it differs by protocol).
-    for name in ("epochs", "lr", "alpha"):
+    for name in ("lr", "alpha"):
         if getattr(args, name) is None:
             setattr(args, name, getattr(d, name))
 
