@@ -55,6 +55,8 @@ def run_ours(job: tuple[str, str, str, int]) -> dict:
     m = fit_classifier(cfg).metrics
     return {
         "suite": suite,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
         "model": model,
         "dataset": dataset,
         "seed": seed,
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for t in table:
         print(
-            f"| {t['protocol']} | {t['layers']} | {t['t_end']:g} | {t['model']} | "
+            f"| {t['protocol']} | {t['layers']} | {t['t_end']:g} | {t['epochs']} | "
+            f"{t['batch_size']} | {t['model']} | "
             f"{t['dataset']} | {100 * t['mean']:.2f} [{100 * t['min']:.2f}, "
             f"{100 * t['max']:.2f}] | {t['cpu_seconds_mean']:.1f} |"
         )
