@@ -89,8 +89,12 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         help="graph-structured (distributed) H2: ring:N, line:N, grid:RxC, full:N or "
         "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
     )
-    p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="passes over the data (default: 50 with --protocol paper, 100 with joint)")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="passes over the data (default: 50 with --protocol paper, 100 with joint)",
+    )
     p.add_argument(
         "--batch-size",
         type=_positive_int,

@@ -40,6 +40,25 @@ def paper_lr_factor(epoch: int, step: int, betas: tuple[float, float] = (0.9, 0.
     return _adam_bias_gain(epoch + 1, betas) / _adam_bias_gain(step, betas)
 
 
+def _network_step(
+    optimizer: torch.optim.Optimizer,
+    model: HamiltonianDNN,
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float,
+    lr: float,
+) -> tuple[float, int]:
+    """One Adam step at learning rate ``lr`` on mean BCE + R; returns (loss, number correct)."""
+    loss = F.binary_cross_entropy_with_logits(logits, y) + model.regularizer(alpha)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    correct = int(((logits.detach() >= 0).float() == y).sum())
+    return float(loss.detach()), correct
+
+
 class PaperProtocol:
     """The reference procedure (Galimberti et al.; DecodEPFL/HamiltonianNet).
 
@@ -81,15 +100,8 @@ class PaperProtocol:
         every = self.parallel.gather_rows(features.detach())  # (B_global, nf)
         self.readout.fit(augment(every), self.parallel.gather_rows(y), self.config.readout_steps)
         logits = self.readout.logits(features)  # (B,)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        loss = loss + self.model.regularizer(self.config.alpha)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(epoch, step, steps_per_epoch)
-        self.optimizer.step()
-        correct = int(((logits.detach() >= 0).float() == y).sum())
-        return float(loss.detach()), correct
+        lr = self.lr_at(epoch, step, steps_per_epoch)
+        return _network_step(self.optimizer, self.model, logits, y, self.config.alpha, lr)
 
     @torch.no_grad()
     def fit_classifier(
@@ -156,15 +168,8 @@ class JointProtocol:
         self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
     ) -> tuple[float, int]:
         logits = self.head(self.net(x)).squeeze(1)  # (B,)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        loss = loss + self.model.regularizer(self.config.alpha)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(epoch, step, steps_per_epoch)
-        self.optimizer.step()
-        correct = int(((logits.detach() >= 0).float() == y).sum())
-        return float(loss.detach()), correct
+        lr = self.lr_at(epoch, step, steps_per_epoch)
+        return _network_step(self.optimizer, self.model, logits, y, self.config.alpha, lr)
 
     def fit_classifier(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, batch_size: int
