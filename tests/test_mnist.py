@@ -335,6 +335,30 @@ def test_classifier_architecture_and_shapes():
         HDNNImageClassifier("H3", 2, 0.5)
 
 
+def test_two_stage_classifier_is_pool_conv_hdnn_on_the_first_stage():
+    gen = torch.Generator().manual_seed(0)
+    model = HDNNImageClassifier("MS1", 2, 0.4, channels=4, stages=2, generator=gen).double()
+    one = HDNNImageClassifier("MS1", 2, 0.4, channels=4, generator=torch.Generator())
+    assert len(model.more) == 1 and type(model.more[0].hamiltonian.hdnn) is MS1
+    assert model.more[0].hamiltonian.hdnn.nf == 8
+    assert tuple(model.more[0].conv.weight.shape) == (8, 4, 3, 3)
+    assert tuple(model.fc.weight.shape) == (10, 8 * 14 * 14)
+    assert tuple(one.fc.weight.shape) == (10, 4 * 28 * 28)
+    x = torch.randn(3, 1, 28, 28, dtype=torch.float64, generator=gen)
+    # the forward pass written out: stage 1, pool, conv, per-pixel H-DNN, linear map
+    y = model.hamiltonian(model.conv(x)).permute(0, 3, 1, 2)
+    y = torch.nn.functional.avg_pool2d(y, 2)
+    y = model.more[0].conv(y).permute(0, 2, 3, 1).reshape(-1, 8)
+    y = model.more[0].hamiltonian.hdnn(y).reshape(3, -1)
+    torch.testing.assert_close(model(x), model.fc(y), rtol=0, atol=1e-12)
+    reg = model.hamiltonian.regularizer(0.1) + model.more[0].hamiltonian.regularizer(0.1)
+    torch.testing.assert_close(model.regularizer(0.1), reg)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        HDNNImageClassifier("MS1", 2, 0.4, stages=3, image_size=(30, 30))
+    with pytest.raises(ValueError, match="stages must be a positive integer"):
+        HDNNImageClassifier("MS1", 2, 0.4, stages=0)
+
+
 @pytest.mark.parametrize("name", ["H1_J2", "MS1"])
 def test_pixelwise_hdnn_is_the_hdnn_at_every_pixel(name):
     hdnn = build_hdnn(name, 8, 3, 1.0, generator=torch.Generator().manual_seed(1))

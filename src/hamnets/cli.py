@@ -245,6 +245,10 @@ def _add_classify_images(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gamma", type=float, default=0.8, help="learning-rate factor per epoch")
     g.add_argument("--val-size", type=int, default=5000, help="training images kept aside")
     g.add_argument("--shift", type=int, default=0, help="augmentation: random shifts (pixels)")
+    g.add_argument(
+        "--stages", type=int, default=1,
+        help="conv + H-DNN blocks (1: the papers' model; each more pools 2x2, doubles --nf)",
+    )  # fmt: skip
     g.add_argument("--data-dir", default=None, help="a folder with the four IDX files")
     g.add_argument(
         "--download",
@@ -307,6 +311,7 @@ def _run_classify_images(args: argparse.Namespace) -> int:
             gamma=args.gamma,
             val_size=args.val_size,
             shift=args.shift,
+            stages=args.stages,
             seed=args.seed,
             device=args.device,
             data_dir=args.data_dir,

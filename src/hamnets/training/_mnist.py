@@ -63,7 +63,10 @@ class MnistConfig:
         h: step size.
         weight_decay: Adam's (L2) weight decay.
         alpha: weight of the smoothness regulariser.
-        channels: convolution channels = the H-DNN's ``nf``.
+        channels: convolution channels = the H-DNN's ``nf`` (of the first stage).
+        stages: blocks of convolution + per-pixel H-DNN; 1 is the papers' model, each further
+            one pools 2x2 and doubles the channels (see
+            :class:`~hamnets.vision.HDNNImageClassifier`).
         lr: Adam's learning rate.
         gamma: learning-rate factor applied after every epoch.
         epochs: training epochs.
@@ -83,6 +86,7 @@ class MnistConfig:
     weight_decay: float | None = None
     alpha: float | None = None
     channels: int = 8
+    stages: int = 1
     lr: float = 0.04
     gamma: float = 0.8
     epochs: int = 10
@@ -110,6 +114,7 @@ class MnistConfig:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(default))
         positive = {"n_layers": self.n_layers, "channels": self.channels, "lr": self.lr}
+        positive |= {"stages": self.stages}
         positive |= {"epochs": self.epochs, "batch_size": self.batch_size, "h": self.h}
         for name, value in positive.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -135,6 +140,7 @@ def build_image_model(
         image_size=image_size,
         n_classes=n_classes,
         generator=generator,
+        stages=config.stages,
     )
 
 

@@ -154,4 +154,10 @@ def resolve_device(name: str) -> torch.device:
         )
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {name}: only cpu and cuda are supported.")
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise ValueError(
+                f"--device {name}: this machine has {count} CUDA GPU(s), numbered 0 to {count - 1}."
+            )
     return device

@@ -1,8 +1,14 @@
-"""The image classifier of the H-DNN papers: a convolution, a per-pixel H-DNN, a linear map."""
+"""The image classifier of the H-DNN papers: a convolution, a per-pixel H-DNN, a linear map.
+
+With ``stages > 1`` the same block repeats at half the resolution and twice the channels
+(2x2 average pooling, a 3x3 convolution, a per-pixel H-DNN), so the H-DNNs stay the only
+non-linearity of the model.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..hdnn import MODEL_NAMES, build_hdnn
@@ -17,6 +23,11 @@ class HDNNImageClassifier(nn.Module):
     6272 -> 10. The flattened features are taken channels-last (pixel-major); this only
     permutes the rows of the linear map's weight, it is the same family of models.
 
+    ``stages = S > 1`` (our extension, not in the papers) appends ``S - 1`` blocks
+    ``AvgPool2d(2) -> Conv2d(C_k -> 2 C_k, 3x3, padding 1) -> per-pixel H-DNN(2 C_k)``
+    before the linear map, which then reads ``C 2^(S-1) x (H / 2^(S-1)) x (W / 2^(S-1))``
+    features. Every H-DNN is of the same kind, with the same ``L`` and ``h``.
+
     Args:
         model: H-DNN name, one of :data:`hamnets.hdnn.MODEL_NAMES`; the one built.
         n_layers: H-DNN layers ``L``.
@@ -25,6 +36,7 @@ class HDNNImageClassifier(nn.Module):
         image_size: ``(H, W)``.
         n_classes: ``K``.
         generator: for the H-DNN's N(0, 1) weights and the convolution / linear init.
+        stages: blocks of convolution + H-DNN (1: the papers' model).
 
     Shapes:
         input ``(B, 1, H, W)`` float; output logits ``(B, K)``.
@@ -40,22 +52,43 @@ class HDNNImageClassifier(nn.Module):
         image_size: tuple[int, int] = (28, 28),
         n_classes: int = 10,
         generator: torch.Generator | None = None,
+        stages: int = 1,
     ) -> None:
         super().__init__()
         if model not in MODEL_NAMES:
             raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}.")
         if not h > 0:
             raise ValueError(f"step size h must be > 0, got h={h!r}.")
+        if not isinstance(stages, int) or stages < 1:
+            raise ValueError(f"stages must be a positive integer, got stages={stages!r}.")
+        scale = 2 ** (stages - 1)
+        if image_size[0] % scale or image_size[1] % scale:
+            raise ValueError(
+                f"{stages} stages halve the image {stages - 1} times: its size "
+                f"{tuple(image_size)} must be divisible by {scale}."
+            )
         self.model_name = model
         self.image_size = tuple(image_size)
+        self.stages = stages
         self.conv = nn.Conv2d(1, channels, kernel_size=3, padding=1)
         self.hamiltonian = PixelwiseHDNN(
             build_hdnn(model, channels, n_layers, h * n_layers, generator=generator)
         )
-        n_features = channels * self.image_size[0] * self.image_size[1]
+        self.more = nn.ModuleList()  # stages 2..S: pool, conv, per-pixel H-DNN
+        width = channels
+        for _ in range(stages - 1):
+            block = nn.Module()
+            block.conv = nn.Conv2d(width, 2 * width, kernel_size=3, padding=1)
+            width *= 2
+            block.hamiltonian = PixelwiseHDNN(
+                build_hdnn(model, width, n_layers, h * n_layers, generator=generator)
+            )
+            self.more.append(block)
+        n_features = width * (self.image_size[0] // scale) * (self.image_size[1] // scale)
         self.fc = nn.Linear(n_features, n_classes)
         if generator is not None:  # reproducible default-style init without global state
-            for layer in (self.conv, self.fc):
+            convs = [self.conv, *(block.conv for block in self.more)]
+            for layer in (*convs, self.fc):
                 bound = 1.0 / layer.weight[0].numel() ** 0.5
                 with torch.no_grad():
                     layer.weight.uniform_(-bound, bound, generator=generator)
@@ -74,8 +107,15 @@ class HDNNImageClassifier(nn.Module):
             )
         y = self.conv(x)  # (B, C, H, W)
         y = self.hamiltonian(y)  # (B, H, W, C)
+        for block in self.more:
+            y = F.avg_pool2d(PixelwiseHDNN.channels_first(y), 2)  # (B, C, H/2, W/2)
+            y = block.hamiltonian(block.conv(y))  # (B, H/2, W/2, 2C)
         return self.fc(y.flatten(1))  # (B, C*H*W) -> (B, K)
 
     def regularizer(self, alpha: float) -> torch.Tensor:
-        """The smoothness regulariser of the H-DNN's weights across layers."""
-        return self.hamiltonian.regularizer(alpha)
+        """The smoothness regulariser of the H-DNNs' weights across layers (summed over
+        stages)."""
+        total = self.hamiltonian.regularizer(alpha)
+        for block in self.more:
+            total = total + block.hamiltonian.regularizer(alpha)
+        return total
