@@ -206,7 +206,10 @@ def test_closed_form_gradient_agrees_with_autograd():
     assert not soft.energy.has_closed_form_gradient and soft(torch.zeros(1, 2)).shape == (1, 2)
 
 
-def test_ctrl_c_saves_checkpoint_then_raises():
+def test_ctrl_c_finishes_the_step_saves_then_raises():
+    import os
+    import signal
+
     from hamnets.training import HNNConfig, fit_derivatives
     from hamnets.training._hnn import Interrupted
 
@@ -219,17 +222,17 @@ def test_ctrl_c_saves_checkpoint_then_raises():
 
         def forward(self, x):
             Stops.calls += 1
-            if Stops.calls == 4:
-                raise KeyboardInterrupt
+            if Stops.calls == 4:  # a real Ctrl-C in the middle of step 4
+                os.kill(os.getpid(), signal.SIGINT)
             return self.lin(x)
 
     saved = []
-    x = torch.randn(8, 2)
-    with pytest.raises(Interrupted):
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(Interrupted, match="after step 4 of 10"):
         fit_derivatives(
             Stops(), x, x, HNNConfig(steps=10), torch.Generator(), on_interrupt=saved.append
         )
-    assert saved == [4]
+    assert saved == [4] and Stops.calls == 4
 
 
 def test_cli_separable_leapfrog_run(tmp_path):

@@ -23,6 +23,7 @@ from ..datasets import reference_rollout, sample_initial_conditions
 from ..integrate import RK4, Leapfrog, Solver, odeint
 from ..systems import HamiltonianSystem
 from ._rundir import RunDir, Stopwatch, progress
+from ._stop import StopFlag
 
 SYSTEM_NAMES = ("spring", "pendulum", "two_body", "tutorial")
 MODEL_NAMES = ("hnn", "separable", "baseline")
@@ -148,6 +149,185 @@ def derivative_mse(model: nn.Module, x: torch.Tensor, dxdt: torch.Tensor, chunk:
     return total / dxdt.numel()
 
 
+class _DerivativeFit:
+    """Derivative regression ``mean |f_theta(x) - dxdt|^2`` as checkpointable Adam steps.
+
+    Mini-batches (``config.batch_size > 0``) are drawn without replacement with ``generator``
+    (one permutation per pass); ``0`` uses all pairs each step. The learning rate follows the
+    cosine schedule of ``config``, a function of the step number alone. :meth:`state_dict`
+    holds everything the next step depends on besides the parameters and ``generator``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        dxdt: torch.Tensor,
+        config: HNNConfig,
+        generator: torch.Generator,
+        *,
+        label: str,
+        x_test: torch.Tensor | None = None,
+        dxdt_test: torch.Tensor | None = None,
+    ) -> None:
+        if not bool(torch.isfinite(x).all() and torch.isfinite(dxdt).all()):
+            raise ValueError("the training data contain NaN or inf; refusing to train.")
+        if x.shape != dxdt.shape or x.ndim != 2:
+            raise ValueError(
+                f"pairs must be (N, dim) each, got {tuple(x.shape)}, {tuple(dxdt.shape)}."
+            )
+        self.model, self.x, self.dxdt = model, x, dxdt
+        self.x_test, self.dxdt_test = x_test, dxdt_test
+        self.config, self.generator, self.label = config, generator, label
+        self.total = config.steps
+        self.done = 0
+        self.opt = torch.optim.Adam(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        n = x.shape[0]
+        self.batch = (
+            n if config.batch_size in (0, None) or config.batch_size >= n else config.batch_size
+        )
+        self.perm, self.pos = torch.randperm(n, generator=generator), 0
+
+    def step(self) -> torch.Tensor:
+        """One Adam step; returns the training loss of its batch (a detached scalar)."""
+        x, dxdt, n, bs = self.x, self.dxdt, self.x.shape[0], self.batch
+        if bs == n:
+            xb, yb = x, dxdt
+        else:
+            if self.pos + bs > n:
+                self.perm, self.pos = torch.randperm(n, generator=self.generator), 0
+            idx = self.perm[self.pos : self.pos + bs].to(x.device)
+            self.pos += bs
+            xb, yb = x[idx], dxdt[idx]
+        step, config = self.done + 1, self.config
+        frac = config.final_lr_fraction
+        cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps - 1)))
+        for group in self.opt.param_groups:
+            group["lr"] = config.lr * (frac + (1 - frac) * cosine)
+        loss = (self.model(xb) - yb).pow(2).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.done = step
+        return loss.detach()
+
+    def row(self, train_loss: float) -> dict[str, Any]:
+        row: dict[str, Any] = {"stage": self.label, "step": self.done, "train_loss": train_loss}
+        if self.x_test is not None:
+            row["test_loss"] = derivative_mse(self.model, self.x_test, self.dxdt_test)
+        return row
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.opt.state_dict(),
+            "done": self.done,
+            "perm": self.perm,
+            "pos": self.pos,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.done, self.perm, self.pos = state["done"], state["perm"], state["pos"]
+
+
+class _TrajectoryFit:
+    """The trajectory stage (see :func:`fit_trajectories`) as checkpointable Adam steps."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        states: torch.Tensor,
+        t: torch.Tensor,
+        config: HNNConfig,
+        *,
+        dxdt: torch.Tensor | None = None,
+        label: str = "trajectory",
+    ) -> None:
+        self.model, self.t, self.dxdt, self.label = model, t, dxdt, label
+        self.z = nn.Parameter(states[:, 0].clone())  # (n_traj, dim)
+        self.solver: Solver = (
+            Leapfrog(dt=config.trajectory_dt)
+            if getattr(model, "separable", False)
+            else RK4(dt=config.trajectory_dt)
+        )
+        self.opt = torch.optim.Adam(
+            [{"params": model.parameters()}, {"params": [self.z]}], lr=config.trajectory_lr
+        )
+        self.target = states.transpose(0, 1)  # (T, n_traj, dim)
+        self.total = config.trajectory_steps
+        self.done = 0
+
+    def step(self) -> torch.Tensor:
+        """One Adam step on the fitted trajectories' loss; returns that loss (detached)."""
+        model = self.model
+        pred = odeint(model, self.z, self.t, self.solver)  # (T, n_traj, dim)
+        loss = (pred - self.target).pow(2).mean()
+        if self.dxdt is not None:
+            fitted = pred.transpose(0, 1).reshape(-1, pred.shape[-1])  # (n_traj * T, dim)
+            loss = loss + (model(fitted) - self.dxdt.reshape(fitted.shape)).pow(2).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.done += 1
+        return loss.detach()
+
+    def row(self, train_loss: float) -> dict[str, Any]:
+        return {"stage": self.label, "step": self.done, "train_loss": train_loss}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.opt.state_dict(), "done": self.done, "z": self.z.detach()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        with torch.no_grad():
+            self.z.copy_(state["z"])
+        self.done = state["done"]
+
+
+_Stage = _DerivativeFit | _TrajectoryFit
+
+
+def _train(
+    stage: _Stage,
+    history: list[dict[str, Any]],
+    stop: StopFlag,
+    *,
+    desc: str,
+    log_every: int,
+    quiet: bool,
+    on_step: Callable[[str, int], None] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
+    save: Callable[[], None] | None = None,
+    save_every: int = 0,
+) -> None:
+    """Step ``stage`` to its end, appending a row to ``history`` every ``log_every`` steps.
+
+    After each step: ``on_step(label, step)``; then, if Ctrl-C was pressed, ``on_interrupt(step)``
+    and :class:`Interrupted`; else every ``save_every`` steps ``save()``.
+    """
+    bar = progress(stage.total, desc=desc, quiet=quiet, initial=stage.done, unit="step")
+    with bar:
+        while stage.done < stage.total:
+            loss = stage.step()
+            bar.update(1)
+            if stage.done % log_every == 0 or stage.done == stage.total:
+                loss = float(loss)
+                history.append(stage.row(loss))
+                bar.set_postfix(loss=f"{loss:.3g}")
+            if on_step is not None:
+                on_step(stage.label, stage.done)
+            if stop.raised:
+                if on_interrupt is not None:
+                    on_interrupt(stage.done)
+                raise Interrupted(
+                    f"interrupted after step {stage.done} of {stage.total} of {stage.label}"
+                )
+            if save is not None and save_every and stage.done % save_every == 0:
+                save()
+
+
 def fit_derivatives(
     model: nn.Module,
     x: torch.Tensor,
@@ -164,51 +344,23 @@ def fit_derivatives(
     """Adam on ``mean |f_theta(x) - dxdt|^2`` over pairs ``(N, dim)``; returns the history.
 
     Mini-batches (``config.batch_size > 0``) are drawn without replacement with ``generator``;
-    ``0`` uses all pairs each step. Ctrl-C calls ``on_interrupt(step)`` and raises
-    :class:`Interrupted`.
+    ``0`` uses all pairs each step. Ctrl-C finishes the current step, calls
+    ``on_interrupt(step)`` and raises :class:`Interrupted`.
     """
-    if not bool(torch.isfinite(x).all() and torch.isfinite(dxdt).all()):
-        raise ValueError("the training data contain NaN or inf; refusing to train.")
-    if x.shape != dxdt.shape or x.ndim != 2:
-        raise ValueError(f"pairs must be (N, dim) each, got {tuple(x.shape)}, {tuple(dxdt.shape)}.")
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    n = x.shape[0]
-    bs = n if config.batch_size in (0, None) or config.batch_size >= n else config.batch_size
-    history: list[dict[str, float]] = []
-    perm, pos = torch.randperm(n, generator=generator), 0
-    bar = progress(config.steps, desc=f"{config.system} {label}", quiet=quiet, unit="step")
-    step = 0
-    try:
-        for step in range(1, config.steps + 1):
-            if bs == n:
-                xb, yb = x, dxdt
-            else:
-                if pos + bs > n:
-                    perm, pos = torch.randperm(n, generator=generator), 0
-                idx = perm[pos : pos + bs].to(x.device)
-                pos += bs
-                xb, yb = x[idx], dxdt[idx]
-            frac = config.final_lr_fraction
-            cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps - 1)))
-            for group in opt.param_groups:
-                group["lr"] = config.lr * (frac + (1 - frac) * cosine)
-            loss = (model(xb) - yb).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.steps:
-                row = {"stage": label, "step": step, "train_loss": float(loss.detach())}
-                if x_test is not None:
-                    row["test_loss"] = derivative_mse(model, x_test, dxdt_test)
-                history.append(row)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3g}")
-    except KeyboardInterrupt as exc:
-        if on_interrupt is not None:
-            on_interrupt(step)
-        raise Interrupted(f"interrupted at step {step} of {label}") from exc
-    finally:
-        bar.close()
+    stage = _DerivativeFit(
+        model, x, dxdt, config, generator, label=label, x_test=x_test, dxdt_test=dxdt_test
+    )
+    history: list[dict[str, Any]] = []
+    with StopFlag() as stop:
+        _train(
+            stage,
+            history,
+            stop,
+            desc=f"{config.system} {label}",
+            log_every=config.log_every,
+            quiet=quiet,
+            on_interrupt=on_interrupt,
+        )
     return history
 
 
@@ -233,46 +385,25 @@ def fit_trajectories(
     ``theta`` and ``z`` with Adam. With Gaussian observation noise this is a maximum-likelihood
     fit; unlike derivative regression on noisy inputs it is not biased by the input noise.
     Steps: RK4 (leapfrog for separable models) of size at most ``config.trajectory_dt``.
+    Ctrl-C finishes the current step, calls ``on_interrupt(step)`` and raises
+    :class:`Interrupted`.
 
     Args:
         states: observed states ``(n_traj, T, dim)`` at times ``t`` ``(T,)``.
         dxdt: clean time derivatives ``(n_traj, T, dim)`` (optional).
     """
-    z = nn.Parameter(states[:, 0].clone())  # (n_traj, dim)
-    solver: Solver = (
-        Leapfrog(dt=config.trajectory_dt)
-        if getattr(model, "separable", False)
-        else RK4(dt=config.trajectory_dt)
-    )
-    opt = torch.optim.Adam(
-        [{"params": model.parameters()}, {"params": [z]}], lr=config.trajectory_lr
-    )
-    target = states.transpose(0, 1)  # (T, n_traj, dim)
-    history: list[dict[str, float]] = []
-    bar = progress(
-        config.trajectory_steps, desc=f"{config.system} {label}", quiet=quiet, unit="step"
-    )
-    step = 0
-    try:
-        for step in range(1, config.trajectory_steps + 1):
-            pred = odeint(model, z, t, solver)  # (T, n_traj, dim)
-            loss = (pred - target).pow(2).mean()
-            if dxdt is not None:
-                fitted = pred.transpose(0, 1).reshape(-1, pred.shape[-1])  # (n_traj * T, dim)
-                loss = loss + (model(fitted) - dxdt.reshape(fitted.shape)).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.trajectory_steps:
-                history.append({"stage": label, "step": step, "train_loss": float(loss.detach())})
-                bar.set_postfix(loss=f"{float(loss.detach()):.3g}")
-    except KeyboardInterrupt as exc:
-        if on_interrupt is not None:
-            on_interrupt(step)
-        raise Interrupted(f"interrupted at step {step} of {label}") from exc
-    finally:
-        bar.close()
+    stage = _TrajectoryFit(model, states, t, config, dxdt=dxdt, label=label)
+    history: list[dict[str, Any]] = []
+    with StopFlag() as stop:
+        _train(
+            stage,
+            history,
+            stop,
+            desc=f"{config.system} {label}",
+            log_every=config.log_every,
+            quiet=quiet,
+            on_interrupt=on_interrupt,
+        )
     return history
 
 
@@ -337,6 +468,23 @@ __all__ = [
 ]
 
 
+def _check_resumable(ckpt: Mapping[str, Any], config: HNNConfig, run: RunDir) -> None:
+    stored = ckpt.get("config")
+    if stored != dataclasses.asdict(config):
+        changed = sorted(
+            k for k, v in dataclasses.asdict(config).items() if (stored or {}).get(k) != v
+        )
+        raise ValueError(
+            f"the checkpoint in {run.path} was made with another configuration "
+            f"(different: {', '.join(changed)}); resume with the run's own config.json."
+        )
+    if "stage" not in ckpt:
+        raise ValueError(
+            f"the checkpoint in {run.path} holds no training state to resume from (it was "
+            f"written by an older hamnets); start a new run."
+        )
+
+
 def run_hnn(
     config: HNNConfig,
     *,
@@ -348,39 +496,107 @@ def run_hnn(
     baseline_solver: Solver | None = None,
     quiet: bool = True,
     device: torch.device | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 500,
+    on_step: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
     """The whole ``hamnets hnn`` run: data, fit, batched evaluation rollouts, files, plots.
 
     Writes ``config.json``, ``history.csv``, ``checkpoint.pt``, ``metrics.json``, ``phase.png``
-    and ``energy.png`` into ``run``. Ctrl-C saves ``checkpoint.pt`` (with the step reached) and
-    re-raises.
+    and ``energy.png`` into ``run``. Training runs in stages (derivative regression of the
+    model, the optional trajectory stage, derivative regression of the baseline);
+    ``checkpoint.pt`` holds the networks, the current stage's optimiser, step and batch order,
+    the batch generator, the history and the time spent, and is written every
+    ``checkpoint_every`` steps, at the end of training, and on Ctrl-C (after the current step,
+    then :class:`Interrupted` is raised). ``resume=True`` continues from it to exactly the
+    result of an uninterrupted run.
 
     Args:
-        config: the run description (stored as ``config.json``).
+        config: the run description (stored as ``config.json``); with ``resume`` it must equal
+            the checkpoint's.
         truth: the true system (for ``tutorial``: the spring, whose H is ``q^2 + p^2``).
         make_model, make_baseline: build the networks from an initialisation generator;
             ``make_baseline=None`` skips the baseline.
         solver: the solver of the evaluation rollouts.
         baseline_solver: the baseline's solver (default ``solver``; the baseline is not
             separable, so a separable-only ``solver`` needs another one here).
+        resume: continue from ``run``'s ``checkpoint.pt``.
+        checkpoint_every: steps between two checkpoints within a stage (0: only at the end
+            and on Ctrl-C).
+        on_step: called as ``on_step(stage_label, step)`` after every training step.
+
+    Raises:
+        Interrupted: after Ctrl-C, once the checkpoint is saved.
+        ValueError: ``resume`` with another configuration or without a resumable checkpoint.
     """
     from ..datasets import denoise_with_derivatives, trajectory_data, tutorial_data
 
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}.")
     device = torch.device("cpu") if device is None else device
     watch = Stopwatch()
-    run.write_json("config.json", config)
     g_data = torch.Generator().manual_seed(config.seed)
     g_init = torch.Generator().manual_seed(config.seed + 1)
     g_batch = torch.Generator().manual_seed(config.seed + 2)
     model = make_model(g_init).to(device)
     baseline = make_baseline(g_init).to(device) if make_baseline is not None else None
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = []
+    ckpt: dict[str, Any] | None = None
+    if resume:
+        ckpt = run.load_checkpoint()
+        _check_resumable(ckpt, config, run)
+        model.load_state_dict(ckpt["model"])
+        if baseline is not None:
+            baseline.load_state_dict(ckpt["baseline"])
+        history = ckpt["history"]
+        watch = Stopwatch(ckpt["wall_seconds"], ckpt["cpu_seconds"])
+    else:
+        run.write_json("config.json", config)
+
+    tutorial = config.system == "tutorial"
+    xt = dxdtt = None  # the test pairs (none for the tutorial)
+    if tutorial:
+        t, x, dxdt = tutorial_data()
+        x, dxdt = x.to(device), dxdt.to(device)
+        x_fit = x
+    else:
+        data = trajectory_data(config.system, g_data)
+        x, dxdt = data.flat(data.train_states).to(device), data.flat(data.train_dxdt).to(device)
+        x_fit = x
+        if config.denoise:
+            denoised = denoise_with_derivatives(data.train_states, data.train_dxdt, data.t)
+            x_fit = data.flat(denoised).to(device)
+        xt, dxdtt = data.flat(data.test_states).to(device), data.flat(data.test_dxdt).to(device)
+
+    # The stages in order, each built when it starts (building one draws from g_batch).
+    def regression(net: nn.Module, label: str) -> Callable[[], _Stage]:
+        return lambda: _DerivativeFit(
+            net, x_fit, dxdt, config, g_batch, label=label, x_test=xt, dxdt_test=dxdtt
+        )
+
+    def trajectories() -> _Stage:
+        states, t_obs = data.train_states.to(device), data.t.to(device)
+        return _TrajectoryFit(model, states, t_obs, config, dxdt=data.train_dxdt.to(device))
+
+    stages: list[tuple[str, Callable[[], _Stage]]] = [("model", regression(model, config.model))]
+    if not tutorial and config.trajectory_steps:
+        stages.append(("trajectory", trajectories))
+    if not tutorial and baseline is not None:
+        stages.append(("baseline", regression(baseline, "baseline")))
+    names = [name for name, _ in stages] + ["done"]
+    start = names.index(ckpt["stage"]) if ckpt is not None else 0
+    current: tuple[str, _Stage | None] = ("done", None)
 
     def checkpoint(extra: Mapping[str, Any] | None = None) -> None:
+        name, stage = current
         state = {
             "config": dataclasses.asdict(config),
             "model": model.state_dict(),
             "baseline": None if baseline is None else baseline.state_dict(),
+            "stage": name,
+            "stage_state": None if stage is None else stage.state_dict(),
+            "batch_generator": g_batch.get_state(),
+            "history": history,
             "wall_seconds": watch.wall,
             "cpu_seconds": watch.cpu,
         }
@@ -388,23 +604,30 @@ def run_hnn(
         run.save_checkpoint(state)
         run.write_csv("history.csv", history)
 
-    def interrupted(stage: str) -> Callable[[int], None]:
-        return lambda step: checkpoint({"interrupted": {"stage": stage, "step": step}})
+    with StopFlag() as stop:
+        for i, (name, build) in enumerate(stages[start:], start):
+            stage = build()
+            if ckpt is not None and i == start:
+                stage.load_state_dict(ckpt["stage_state"])
+                g_batch.set_state(ckpt["batch_generator"])
+            current = (name, stage)
+            _train(
+                stage,
+                history,
+                stop,
+                desc=f"{config.system} {stage.label}",
+                log_every=config.log_every,
+                quiet=quiet,
+                on_step=on_step,
+                on_interrupt=lambda _step: checkpoint(),
+                save=checkpoint,
+                save_every=checkpoint_every,
+            )
+    current = ("done", None)
+    checkpoint()
 
     metrics: dict[str, Any] = {"system": config.system, "model": config.model}
-    if config.system == "tutorial":
-        t, x, dxdt = tutorial_data()
-        x, dxdt = x.to(device), dxdt.to(device)
-        history += fit_derivatives(
-            model,
-            x,
-            dxdt,
-            config,
-            g_batch,
-            label=config.model,
-            quiet=quiet,
-            on_interrupt=interrupted(config.model),
-        )
+    if tutorial:
         metrics["train_derivative_mse"] = derivative_mse(model, x, dxdt)
         with torch.no_grad():
             pred = odeint(model, x[:1], t.to(device), solver).double().cpu()  # (N, 1, 2)
@@ -419,48 +642,6 @@ def run_hnn(
         energies = {config.model: h[:, None]}
         t_eval, h0 = t, torch.ones(1, dtype=torch.float64)
     else:
-        data = trajectory_data(config.system, g_data)
-        x, dxdt = data.flat(data.train_states).to(device), data.flat(data.train_dxdt).to(device)
-        x_fit = x
-        if config.denoise:
-            denoised = denoise_with_derivatives(data.train_states, data.train_dxdt, data.t)
-            x_fit = data.flat(denoised).to(device)
-        xt, dxdtt = data.flat(data.test_states).to(device), data.flat(data.test_dxdt).to(device)
-        history += fit_derivatives(
-            model,
-            x_fit,
-            dxdt,
-            config,
-            g_batch,
-            x_test=xt,
-            dxdt_test=dxdtt,
-            label=config.model,
-            quiet=quiet,
-            on_interrupt=interrupted(config.model),
-        )
-        if config.trajectory_steps:
-            history += fit_trajectories(
-                model,
-                data.train_states.to(device),
-                data.t.to(device),
-                config,
-                dxdt=data.train_dxdt.to(device),
-                quiet=quiet,
-                on_interrupt=interrupted("trajectory"),
-            )
-        if baseline is not None:
-            history += fit_derivatives(
-                baseline,
-                x_fit,
-                dxdt,
-                config,
-                g_batch,
-                x_test=xt,
-                dxdt_test=dxdtt,
-                label="baseline",
-                quiet=quiet,
-                on_interrupt=interrupted("baseline"),
-            )
         metrics["train_derivative_mse"] = derivative_mse(model, x, dxdt)
         metrics["test_derivative_mse"] = derivative_mse(model, xt, dxdtt)
         t_eval = eval_times(config)
