@@ -755,7 +755,7 @@ def _run_hnn(args: argparse.Namespace) -> int:
     from torch import nn
 
     from . import hnn, integrate, systems
-    from .training import HNNConfig, RunDir, resolve_device, run_hnn
+    from .training import HNNConfig, Parallel, RunDir, resolve_device, run_hnn
     from .training._hnn import Interrupted
 
     if args.threads < 1:
@@ -831,6 +831,7 @@ def _run_hnn(args: argparse.Namespace) -> int:
             f"--solver {config.solver} steps separable Hamiltonians only (--model separable); "
             f"use implicit_midpoint or tsit5 for --model {config.model}."
         )
+    parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     run = RunDir(args.resume or args.out or f"runs/hnn_{config.system}_{config.model}")
     try:
         metrics = run_hnn(
@@ -845,13 +846,17 @@ def _run_hnn(args: argparse.Namespace) -> int:
             device=device,
             resume=bool(args.resume),
             checkpoint_every=args.checkpoint_every,
+            parallel=parallel,
         )
     except Interrupted as exc:
-        print(
-            f"hamnets: {exc}; checkpoint saved. Continue with: hamnets hnn --resume {run.path}",
-            file=sys.stderr,
-        )
+        if parallel.is_main:
+            print(
+                f"hamnets: {exc}; checkpoint saved. Continue with: hamnets hnn --resume {run.path}",
+                file=sys.stderr,
+            )
         return 130
+    if not parallel.is_main:  # only rank 0 evaluates and reports
+        return 0
     keys = ("train_derivative_mse", "test_derivative_mse", "state_mse", "energy_mse")
     summary = ", ".join(f"{k}={metrics[k]:.3g}" for k in keys if k in metrics)
     print(f"hamnets hnn: {summary}; wrote {run.path}")

@@ -22,6 +22,7 @@ from torch import nn
 from ..datasets import reference_rollout, sample_initial_conditions
 from ..integrate import RK4, Leapfrog, Solver, odeint
 from ..systems import HamiltonianSystem
+from ._parallel import Parallel
 from ._rundir import RunDir, Stopwatch, progress
 from ._stop import StopFlag
 
@@ -156,6 +157,11 @@ class _DerivativeFit:
     (one permutation per pass); ``0`` uses all pairs each step. The learning rate follows the
     cosine schedule of ``config``, a function of the step number alone. :meth:`state_dict`
     holds everything the next step depends on besides the parameters and ``generator``.
+
+    In a data-parallel job every rank draws the same global batch of ``B`` pairs and trains
+    on its share ``batch[rank::world]`` of ``b_r`` pairs through DistributedDataParallel, with
+    its shard's mean squared error scaled by ``b_r * world / B``: the average of the ranks'
+    gradients is then the gradient of the global batch's mean, also for unequal shards.
     """
 
     def __init__(
@@ -169,6 +175,7 @@ class _DerivativeFit:
         label: str,
         x_test: torch.Tensor | None = None,
         dxdt_test: torch.Tensor | None = None,
+        parallel: Parallel | None = None,
     ) -> None:
         if not bool(torch.isfinite(x).all() and torch.isfinite(dxdt).all()):
             raise ValueError("the training data contain NaN or inf; refusing to train.")
@@ -189,16 +196,26 @@ class _DerivativeFit:
             n if config.batch_size in (0, None) or config.batch_size >= n else config.batch_size
         )
         self.perm, self.pos = torch.randperm(n, generator=generator), 0
+        self.parallel = Parallel() if parallel is None else parallel
+        if self.batch < self.parallel.world_size:
+            raise ValueError(
+                f"a batch of {self.batch} pairs does not split over {self.parallel.world_size} "
+                f"processes; pass a --batch-size of at least {self.parallel.world_size}."
+            )
+        self.net = self.parallel.wrap(model)  # the module whose forward computes the field
 
     def step(self) -> torch.Tensor:
-        """One Adam step; returns the training loss of its batch (a detached scalar)."""
+        """One Adam step; returns the training loss of its batch (a detached scalar; in a
+        data-parallel job this rank's scaled share, whose average over the ranks is the loss
+        of the global batch)."""
         x, dxdt, n, bs = self.x, self.dxdt, self.x.shape[0], self.batch
+        parallel = self.parallel
         if bs == n:
-            xb, yb = x, dxdt
+            xb, yb = parallel.shard(x), parallel.shard(dxdt)  # (b_r, dim): this rank's rows
         else:
             if self.pos + bs > n:
                 self.perm, self.pos = torch.randperm(n, generator=self.generator), 0
-            idx = self.perm[self.pos : self.pos + bs].to(x.device)
+            idx = parallel.shard(self.perm[self.pos : self.pos + bs]).to(x.device)  # (b_r,)
             self.pos += bs
             xb, yb = x[idx], dxdt[idx]
         step, config = self.done + 1, self.config
@@ -206,7 +223,9 @@ class _DerivativeFit:
         cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps - 1)))
         for group in self.opt.param_groups:
             group["lr"] = config.lr * (frac + (1 - frac) * cosine)
-        loss = (self.model(xb) - yb).pow(2).mean()
+        loss = (self.net(xb) - yb).pow(2).mean()
+        if parallel.active:  # the shard's share of the global mean (see the class docstring)
+            loss = loss * (xb.shape[0] * parallel.world_size / bs)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -232,8 +251,41 @@ class _DerivativeFit:
         self.done, self.perm, self.pos = state["done"], state["perm"], state["pos"]
 
 
+class _Trajectories(nn.Module):
+    """The unknowns of the trajectory stage, the field's parameters and one initial state per
+    trajectory, with the stage's loss as forward (so DistributedDataParallel can wrap it)."""
+
+    def __init__(self, field: nn.Module, z0: torch.Tensor, solver: Solver) -> None:
+        super().__init__()
+        self.field = field
+        self.z = nn.Parameter(z0)  # (n_traj, dim)
+        self.solver = solver
+
+    def forward(
+        self,
+        rows: torch.Tensor | None,
+        t: torch.Tensor,
+        target: torch.Tensor,
+        dxdt: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Loss of the trajectories ``rows`` (all when None), observed as ``target``
+        ``(T, b, dim)`` at ``t`` ``(T,)``, with clean derivatives ``dxdt`` ``(b, T, dim)``."""
+        z = self.z if rows is None else self.z[rows]  # (b, dim)
+        pred = odeint(self.field, z, t, self.solver)  # (T, b, dim)
+        loss = (pred - target).pow(2).mean()
+        if dxdt is not None:
+            fitted = pred.transpose(0, 1).reshape(-1, pred.shape[-1])  # (b * T, dim)
+            loss = loss + (self.field(fitted) - dxdt.reshape(fitted.shape)).pow(2).mean()
+        return loss
+
+
 class _TrajectoryFit:
-    """The trajectory stage (see :func:`fit_trajectories`) as checkpointable Adam steps."""
+    """The trajectory stage (see :func:`fit_trajectories`) as checkpointable Adam steps.
+
+    In a data-parallel job each rank fits its share ``[rank::world]`` of the trajectories, its
+    loss scaled by ``b_r * world / n_traj`` as in :class:`_DerivativeFit`; every rank holds all
+    initial states, and the averaged gradient of those outside its share is the other ranks'.
+    """
 
     def __init__(
         self,
@@ -244,29 +296,42 @@ class _TrajectoryFit:
         *,
         dxdt: torch.Tensor | None = None,
         label: str = "trajectory",
+        parallel: Parallel | None = None,
     ) -> None:
-        self.model, self.t, self.dxdt, self.label = model, t, dxdt, label
-        self.z = nn.Parameter(states[:, 0].clone())  # (n_traj, dim)
-        self.solver: Solver = (
+        self.parallel = parallel = Parallel() if parallel is None else parallel
+        n_traj = states.shape[0]
+        if n_traj < parallel.world_size:
+            raise ValueError(
+                f"{n_traj} training trajectories do not split over {parallel.world_size} "
+                f"processes; use fewer processes."
+            )
+        solver: Solver = (
             Leapfrog(dt=config.trajectory_dt)
             if getattr(model, "separable", False)
             else RK4(dt=config.trajectory_dt)
         )
+        self.unknowns = _Trajectories(model, states[:, 0].clone(), solver)
         self.opt = torch.optim.Adam(
-            [{"params": model.parameters()}, {"params": [self.z]}], lr=config.trajectory_lr
+            [{"params": model.parameters()}, {"params": [self.unknowns.z]}],
+            lr=config.trajectory_lr,
         )
-        self.target = states.transpose(0, 1)  # (T, n_traj, dim)
+        self.rows = None
+        if parallel.active:
+            self.rows = parallel.shard(torch.arange(n_traj, device=states.device))  # (b_r,)
+            states = states[self.rows]
+            dxdt = None if dxdt is None else dxdt[self.rows]
+        self.scale = states.shape[0] * parallel.world_size / n_traj
+        self.t, self.dxdt, self.label = t, dxdt, label
+        self.target = states.transpose(0, 1)  # (T, b_r, dim)
+        self.net = parallel.wrap(self.unknowns)
         self.total = config.trajectory_steps
         self.done = 0
 
     def step(self) -> torch.Tensor:
         """One Adam step on the fitted trajectories' loss; returns that loss (detached)."""
-        model = self.model
-        pred = odeint(model, self.z, self.t, self.solver)  # (T, n_traj, dim)
-        loss = (pred - self.target).pow(2).mean()
-        if self.dxdt is not None:
-            fitted = pred.transpose(0, 1).reshape(-1, pred.shape[-1])  # (n_traj * T, dim)
-            loss = loss + (model(fitted) - self.dxdt.reshape(fitted.shape)).pow(2).mean()
+        loss = self.net(self.rows, self.t, self.target, self.dxdt)
+        if self.parallel.active:
+            loss = loss * self.scale
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -277,12 +342,16 @@ class _TrajectoryFit:
         return {"stage": self.label, "step": self.done, "train_loss": train_loss}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.opt.state_dict(), "done": self.done, "z": self.z.detach()}
+        return {
+            "optimizer": self.opt.state_dict(),
+            "done": self.done,
+            "z": self.unknowns.z.detach().clone(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.opt.load_state_dict(state["optimizer"])
         with torch.no_grad():
-            self.z.copy_(state["z"])
+            self.unknowns.z.copy_(state["z"])
         self.done = state["done"]
 
 
@@ -301,24 +370,28 @@ def _train(
     on_interrupt: Callable[[int], None] | None = None,
     save: Callable[[], None] | None = None,
     save_every: int = 0,
+    parallel: Parallel | None = None,
 ) -> None:
     """Step ``stage`` to its end, appending a row to ``history`` every ``log_every`` steps.
 
-    After each step: ``on_step(label, step)``; then, if Ctrl-C was pressed, ``on_interrupt(step)``
-    and :class:`Interrupted`; else every ``save_every`` steps ``save()``.
+    After each step: ``on_step(label, step)``; then, if Ctrl-C was pressed (on any rank of a
+    data-parallel job: all stop after the same step), ``on_interrupt(step)`` and
+    :class:`Interrupted`; else every ``save_every`` steps ``save()``. The logged loss is the
+    global batch's (the ranks' average).
     """
+    parallel = Parallel() if parallel is None else parallel
     bar = progress(stage.total, desc=desc, quiet=quiet, initial=stage.done, unit="step")
     with bar:
         while stage.done < stage.total:
             loss = stage.step()
             bar.update(1)
             if stage.done % log_every == 0 or stage.done == stage.total:
-                loss = float(loss)
+                loss = parallel.sum(float(loss)) / parallel.world_size
                 history.append(stage.row(loss))
                 bar.set_postfix(loss=f"{loss:.3g}")
             if on_step is not None:
                 on_step(stage.label, stage.done)
-            if stop.raised:
+            if parallel.any(stop.raised):
                 if on_interrupt is not None:
                     on_interrupt(stage.done)
                 raise Interrupted(
@@ -340,16 +413,21 @@ def fit_derivatives(
     label: str = "model",
     quiet: bool = True,
     on_interrupt: Callable[[int], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> list[dict[str, float]]:
     """Adam on ``mean |f_theta(x) - dxdt|^2`` over pairs ``(N, dim)``; returns the history.
 
     Mini-batches (``config.batch_size > 0``) are drawn without replacement with ``generator``;
     ``0`` uses all pairs each step. Ctrl-C finishes the current step, calls
-    ``on_interrupt(step)`` and raises :class:`Interrupted`.
+    ``on_interrupt(step)`` and raises :class:`Interrupted`. ``parallel``: this process's place
+    in a data-parallel job whose process group is initialised (default: a single process);
+    each rank trains on its share of every batch.
     """
+    parallel = Parallel() if parallel is None else parallel
     stage = _DerivativeFit(
-        model, x, dxdt, config, generator, label=label, x_test=x_test, dxdt_test=dxdt_test
-    )
+        model, x, dxdt, config, generator,
+        label=label, x_test=x_test, dxdt_test=dxdt_test, parallel=parallel,
+    )  # fmt: skip
     history: list[dict[str, Any]] = []
     with StopFlag() as stop:
         _train(
@@ -358,8 +436,9 @@ def fit_derivatives(
             stop,
             desc=f"{config.system} {label}",
             log_every=config.log_every,
-            quiet=quiet,
+            quiet=quiet or not parallel.is_main,
             on_interrupt=on_interrupt,
+            parallel=parallel,
         )
     return history
 
@@ -374,6 +453,7 @@ def fit_trajectories(
     label: str = "trajectory",
     quiet: bool = True,
     on_interrupt: Callable[[int], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> list[dict[str, float]]:
     """Noise-aware stage: fit observed trajectories through the solver.
 
@@ -391,8 +471,10 @@ def fit_trajectories(
     Args:
         states: observed states ``(n_traj, T, dim)`` at times ``t`` ``(T,)``.
         dxdt: clean time derivatives ``(n_traj, T, dim)`` (optional).
+        parallel: as for :func:`fit_derivatives`; each rank fits its share of the trajectories.
     """
-    stage = _TrajectoryFit(model, states, t, config, dxdt=dxdt, label=label)
+    parallel = Parallel() if parallel is None else parallel
+    stage = _TrajectoryFit(model, states, t, config, dxdt=dxdt, label=label, parallel=parallel)
     history: list[dict[str, Any]] = []
     with StopFlag() as stop:
         _train(
@@ -401,8 +483,9 @@ def fit_trajectories(
             stop,
             desc=f"{config.system} {label}",
             log_every=config.log_every,
-            quiet=quiet,
+            quiet=quiet or not parallel.is_main,
             on_interrupt=on_interrupt,
+            parallel=parallel,
         )
     return history
 
@@ -499,6 +582,7 @@ def run_hnn(
     resume: bool = False,
     checkpoint_every: int = 500,
     on_step: Callable[[str, int], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> dict[str, Any]:
     """The whole ``hamnets hnn`` run: data, fit, batched evaluation rollouts, files, plots.
 
@@ -524,6 +608,15 @@ def run_hnn(
         checkpoint_every: steps between two checkpoints within a stage (0: only at the end
             and on Ctrl-C).
         on_step: called as ``on_step(stage_label, step)`` after every training step.
+        parallel: this process's place in a data-parallel job; default: from the ``torchrun``
+            environment (a single process without it). Every rank builds the same data,
+            networks and global batches from the same seeds (no randomness differs between
+            ranks) and trains on its share through DistributedDataParallel, so the job follows
+            the single-process run with the same ``batch_size``. Only rank 0 writes files,
+            shows progress and evaluates; checkpoints resume on any number of processes.
+
+    Returns:
+        The metrics (on the other ranks of a data-parallel job: an empty dict).
 
     Raises:
         Interrupted: after Ctrl-C, once the checkpoint is saved.
@@ -533,7 +626,10 @@ def run_hnn(
 
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}.")
-    device = torch.device("cpu") if device is None else device
+    parallel = Parallel.from_env() if parallel is None else parallel
+    device = parallel.device(torch.device("cpu") if device is None else device)
+    parallel.init(device)
+    quiet = quiet or not parallel.is_main
     watch = Stopwatch()
     g_data = torch.Generator().manual_seed(config.seed)
     g_init = torch.Generator().manual_seed(config.seed + 1)
@@ -550,7 +646,7 @@ def run_hnn(
             baseline.load_state_dict(ckpt["baseline"])
         history = ckpt["history"]
         watch = Stopwatch(ckpt["wall_seconds"], ckpt["cpu_seconds"])
-    else:
+    elif parallel.is_main:
         run.write_json("config.json", config)
 
     tutorial = config.system == "tutorial"
@@ -571,12 +667,15 @@ def run_hnn(
     # The stages in order, each built when it starts (building one draws from g_batch).
     def regression(net: nn.Module, label: str) -> Callable[[], _Stage]:
         return lambda: _DerivativeFit(
-            net, x_fit, dxdt, config, g_batch, label=label, x_test=xt, dxdt_test=dxdtt
-        )
+            net, x_fit, dxdt, config, g_batch,
+            label=label, x_test=xt, dxdt_test=dxdtt, parallel=parallel,
+        )  # fmt: skip
 
     def trajectories() -> _Stage:
-        states, t_obs = data.train_states.to(device), data.t.to(device)
-        return _TrajectoryFit(model, states, t_obs, config, dxdt=data.train_dxdt.to(device))
+        states, clean_dxdt = data.train_states.to(device), data.train_dxdt.to(device)
+        return _TrajectoryFit(
+            model, states, data.t.to(device), config, dxdt=clean_dxdt, parallel=parallel
+        )
 
     stages: list[tuple[str, Callable[[], _Stage]]] = [("model", regression(model, config.model))]
     if not tutorial and config.trajectory_steps:
@@ -588,6 +687,8 @@ def run_hnn(
     current: tuple[str, _Stage | None] = ("done", None)
 
     def checkpoint(extra: Mapping[str, Any] | None = None) -> None:
+        if not parallel.is_main:  # the state is the same on every rank
+            return
         name, stage = current
         state = {
             "config": dataclasses.asdict(config),
@@ -622,9 +723,12 @@ def run_hnn(
                 on_interrupt=lambda _step: checkpoint(),
                 save=checkpoint,
                 save_every=checkpoint_every,
+                parallel=parallel,
             )
     current = ("done", None)
     checkpoint()
+    if not parallel.is_main:  # rank 0 evaluates and writes
+        return {}
 
     metrics: dict[str, Any] = {"system": config.system, "model": config.model}
     if tutorial:
