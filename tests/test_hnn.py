@@ -85,11 +85,28 @@ def test_graph_only_when_recording():
     assert f_train.requires_grad  # a loss on the field reaches the energy's parameters
     loss = f_train.pow(2).sum()
     loss.backward()
-    weights = [p for n, p in hnn.named_parameters() if n.endswith("weight")]
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in weights)
-    last_bias = list(hnn.parameters())[-1]  # shifts H by a constant: no effect on the field
-    assert last_bias.grad is None
+    # every parameter reaches the field (DistributedDataParallel needs that): the energy has no
+    # output bias, which would only shift H by a constant
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in hnn.parameters())
     torch.testing.assert_close(f, f_train.detach())
+
+
+@pytest.mark.parametrize("closed_form", [True, False])
+def test_every_energy_parameter_gets_a_gradient(closed_form):
+    """Both gradient paths (closed form and autograd.grad), and the separable model's T and V."""
+    g = torch.Generator().manual_seed(6)
+    act = nn.Tanh if closed_form else nn.Softplus
+    models = [
+        HamiltonianNN(EnergyMLP(4, (8, 8), activation=act, generator=g)),
+        SeparableHamiltonianNN(EnergyMLP(2, (8,), generator=g), EnergyMLP(2, (8,), generator=g)),
+    ]
+    x = torch.randn(5, 4, generator=g)
+    for model in models:
+        model(x).pow(2).sum().backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+    energy = models[0].energy
+    assert energy.net[-1].bias is None and energy.net[0].bias is not None
 
 
 def test_separable_matches_general_hnn():
@@ -180,16 +197,19 @@ def test_closed_form_gradient_agrees_with_autograd():
     fast = hnn.grad_h(x)
     slow = HamiltonianField.grad_h(hnn, x)
     torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-14)
-    g_fast = torch.autograd.grad(hnn(x).pow(2).sum(), list(hnn.parameters())[:-1])
+    g_fast = torch.autograd.grad(hnn(x).pow(2).sum(), list(hnn.parameters()))
     slow_field = slow @ hnn.J.T
-    g_slow = torch.autograd.grad(slow_field.pow(2).sum(), list(hnn.parameters())[:-1])
+    g_slow = torch.autograd.grad(slow_field.pow(2).sum(), list(hnn.parameters()))
     for a, b in zip(g_fast, g_slow, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     soft = HamiltonianNN(EnergyMLP(2, (4,), activation=nn.Softplus))
     assert not soft.energy.has_closed_form_gradient and soft(torch.zeros(1, 2)).shape == (1, 2)
 
 
-def test_ctrl_c_saves_checkpoint_then_raises():
+def test_ctrl_c_finishes_the_step_saves_then_raises():
+    import os
+    import signal
+
     from hamnets.training import HNNConfig, fit_derivatives
     from hamnets.training._hnn import Interrupted
 
@@ -202,17 +222,17 @@ def test_ctrl_c_saves_checkpoint_then_raises():
 
         def forward(self, x):
             Stops.calls += 1
-            if Stops.calls == 4:
-                raise KeyboardInterrupt
+            if Stops.calls == 4:  # a real Ctrl-C in the middle of step 4
+                os.kill(os.getpid(), signal.SIGINT)
             return self.lin(x)
 
     saved = []
-    x = torch.randn(8, 2)
-    with pytest.raises(Interrupted):
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(Interrupted, match="after step 4 of 10"):
         fit_derivatives(
             Stops(), x, x, HNNConfig(steps=10), torch.Generator(), on_interrupt=saved.append
         )
-    assert saved == [4]
+    assert saved == [4] and Stops.calls == 4
 
 
 def test_cli_separable_leapfrog_run(tmp_path):

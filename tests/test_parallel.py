@@ -1,9 +1,12 @@
-"""Data-parallel classify: 2 processes follow the 1-process run; a failing rank ends the job."""
+"""Data-parallel classify and hnn: 2 processes follow the 1-process run, a checkpoint of the
+2-process job resumes in 1 process, and a failing rank ends the job."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,19 @@ import torch
 import torch.multiprocessing as mp
 
 from hamnets.distributed import launch
-from hamnets.training import ClassifyConfig, Interrupted, Parallel, RunDir, fit_classifier
+from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField, SeparableHamiltonianNN
+from hamnets.integrate import RK4
+from hamnets.systems import Pendulum, Spring
+from hamnets.training import (
+    ClassifyConfig,
+    HNNConfig,
+    Interrupted,
+    Parallel,
+    RunDir,
+    fit_classifier,
+    run_hnn,
+)
+from hamnets.training._hnn import Interrupted as HNNInterrupted
 
 CONFIGS = [
     ClassifyConfig(dataset="double_moons", model="H2", nf=4, layers=4, t_end=2.0, epochs=1,
@@ -101,3 +116,164 @@ def test_parallel_from_env_and_errors() -> None:
         p.check_batch(125)
     with pytest.raises(ValueError, match="bad torchrun environment"):
         Parallel.from_env({"RANK": "x"})
+
+
+# -- hnn ---------------------------------------------------------------------------------------
+# Pendulum, full batch: 1125 pairs split 563/562 and 25 trajectories 13/12 (unequal shards);
+# spring, separable (its field calls autograd.grad inside DDP's forward), mini-batches of 128.
+HNN_CONFIGS = [
+    HNNConfig(system="pendulum", hidden=(8,), steps=6, trajectory_steps=2, log_every=3,
+              horizon=1.0, n_eval=2, eval_points=5),
+    HNNConfig(system="spring", model="separable", hidden=(8,), steps=6, batch_size=128,
+              trajectory_steps=2, log_every=3, horizon=1.0, n_eval=2, eval_points=5),
+]  # fmt: skip
+HNN_SYSTEMS = {"pendulum": Pendulum, "spring": Spring}
+
+
+def _run_hnn(config: HNNConfig, out: Path, parallel: Parallel, **kwargs) -> tuple[dict, dict]:
+    """``run_hnn`` with the networks the CLI builds; returns the metrics and the networks."""
+    truth = HNN_SYSTEMS[config.system]()
+    dim, nets = truth.dim, {}
+
+    def model(g: torch.Generator):
+        if config.model == "separable":
+            kinetic = EnergyMLP(dim // 2, config.hidden, generator=g)
+            nets["model"] = SeparableHamiltonianNN(
+                kinetic, EnergyMLP(dim // 2, config.hidden, generator=g)
+            )
+        else:
+            nets["model"] = HamiltonianNN(EnergyMLP(dim, config.hidden, generator=g))
+        return nets["model"]
+
+    def baseline(g: torch.Generator):
+        nets["baseline"] = MLPField(dim, config.hidden, generator=g)
+        return nets["baseline"]
+
+    metrics = run_hnn(config, truth=truth, make_model=model,
+                      make_baseline=baseline, solver=RK4(dt=0.1), run=RunDir(out),
+                      parallel=parallel, quiet=True, **kwargs)  # fmt: skip
+    return metrics, {name: net.state_dict() for name, net in nets.items()}
+
+
+def _hnn_worker(rank: int, port: int, world: int, out_dir: str) -> None:
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    parallel = Parallel.from_env()
+    out = Path(out_dir)
+
+    for i, config in enumerate(HNN_CONFIGS):
+        metrics, nets = _run_hnn(config, out / f"hnn{i}", parallel)
+        torch.save({"metrics": metrics, **nets}, out / f"hnn{i}-rank{rank}.pt")
+
+    def ctrl_c(label: str, step: int) -> None:
+        if rank == 1 and (label, step) == ("trajectory", 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:  # the pendulum run again, which rank 1 alone interrupts
+        _run_hnn(HNN_CONFIGS[0], out / "cut", parallel, on_step=ctrl_c)
+    except HNNInterrupted:
+        (out / f"hnn-interrupted-rank{rank}").touch()
+
+    def fail(label: str, step: int) -> None:
+        if rank == 1 and step == 2:
+            raise RuntimeError("rank 1 failed on purpose")
+
+    _run_hnn(HNN_CONFIGS[0], out / "failing", parallel, on_step=fail)  # ends the job
+
+
+def _floats(metrics: dict, prefix: str = "") -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update(_floats(value, f"{prefix}{key}."))
+        elif isinstance(value, float) and not key.endswith("_seconds"):
+            out[prefix + key] = value
+    return out
+
+
+def _close(got: dict, expected: dict) -> None:
+    for name, state in expected.items():
+        for key, value in state.items():
+            torch.testing.assert_close(got[name][key], value, rtol=0, atol=1e-5, msg=key)
+
+
+def test_hnn_two_processes_match_one_process_resume_on_one_and_fail_cleanly(
+    tmp_path: Path, one_thread
+) -> None:
+    """``run_hnn`` under DDP: both stages and the baseline follow the single-process run with
+    the same global batch; rank 0 evaluates (the same metrics), rank 1 returns {}. Ctrl-C on
+    rank 1 stops both ranks after the same step; the checkpoint resumes in one process. At
+    last rank 1 fails, which ends the job with its message."""
+    with pytest.raises(mp.ProcessRaisedException, match="rank 1 failed on purpose"):
+        launch(_hnn_worker, 2, args=(2, str(tmp_path)), timeout_s=120)
+    for i, config in enumerate(HNN_CONFIGS):
+        metrics, nets = _run_hnn(config, tmp_path / f"single{i}", Parallel())
+        for rank in (0, 1):
+            got = torch.load(tmp_path / f"hnn{i}-rank{rank}.pt")
+            _close(got, nets)
+        assert torch.load(tmp_path / f"hnn{i}-rank1.pt")["metrics"] == {}
+        two = _floats(torch.load(tmp_path / f"hnn{i}-rank0.pt")["metrics"])
+        assert two == pytest.approx(_floats(metrics), rel=1e-4, abs=1e-9)
+        assert len(two) == 16  # training, rollout, out-of-distribution, baseline
+    assert (tmp_path / "hnn-interrupted-rank0").exists()
+    assert (tmp_path / "hnn-interrupted-rank1").exists()
+    ckpt = RunDir(tmp_path / "cut").load_checkpoint()
+    assert (ckpt["stage"], ckpt["stage_state"]["done"]) == ("trajectory", 1)
+    resumed, resumed_nets = _run_hnn(HNN_CONFIGS[0], tmp_path / "cut", Parallel(), resume=True)
+    full, full_nets = _run_hnn(HNN_CONFIGS[0], tmp_path / "full", Parallel())
+    _close(resumed_nets, full_nets)
+    assert _floats(resumed) == pytest.approx(_floats(full), rel=1e-4, abs=1e-9)
+
+
+def _torchrun(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node 2 ARGS`` with this checkout's hamnets."""
+    import hamnets
+
+    src = str(Path(hamnets.__file__).parents[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HAMNETS_DIST_TIMEOUT": "30",
+           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    return subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+HNN_ARGV = ["hnn", "--system", "pendulum", "--steps", "6", "--hidden", "8", "--trajectory-steps",
+            "2", "--solver", "rk4", "--dt", "0.1", "--eval-points", "5", "--quiet"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_hnn_cli_under_torchrun_matches_one_process(tmp_path: Path, one_thread) -> None:
+    """The README's command, unchanged: ``torchrun ... -m hamnets hnn``."""
+    from hamnets.cli import main
+
+    done = _torchrun(tmp_path, "-m", "hamnets", *HNN_ARGV, "--out", "two")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("hamnets hnn:") == 1  # rank 0 alone reports
+    assert main([*HNN_ARGV, "--out", str(tmp_path / "one")]) == 0
+    two, one = (RunDir(tmp_path / d).load_checkpoint() for d in ("two", "one"))
+    _close(two, {name: one[name] for name in ("model", "baseline")})
+    metrics = [_floats(RunDir(tmp_path / d).read_json("metrics.json")) for d in ("two", "one")]
+    assert metrics[0] == pytest.approx(metrics[1], rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_hnn_failing_rank_under_torchrun_ends_the_job_with_its_message(tmp_path: Path) -> None:
+    script = tmp_path / "failing.py"
+    script.write_text(
+        "import os, sys\n"
+        "from hamnets import cli\n"
+        "from hamnets.training import _hnn\n"
+        "step = _hnn._DerivativeFit.step\n"
+        "def failing(self):\n"
+        "    if os.environ['RANK'] == '1' and self.done == 2:\n"
+        "        raise RuntimeError('rank 1 failed on purpose')\n"
+        "    return step(self)\n"
+        "_hnn._DerivativeFit.step = failing\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    done = _torchrun(tmp_path, str(script), *HNN_ARGV, "--out", "run")
+    assert done.returncode != 0
+    assert "rank 1 failed on purpose" in done.stderr

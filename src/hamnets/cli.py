@@ -8,6 +8,7 @@ Bad input is reported as one ``hamnets: error: ...`` line with exit status 2, ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -619,6 +620,8 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def _add_hnn(sub) -> None:
+    from .training import HNNConfig
+
     p = sub.add_parser(
         "hnn",
         help="learn a Hamiltonian from trajectory data (Greydanus et al. 2019; DiffEqFlux)",
@@ -680,7 +683,76 @@ def _add_hnn(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--out", default=None, help="run folder (default runs/hnn_<system>_<model>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_hnn)
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the run in DIR from its checkpoint.pt, with the run's own configuration "
+        "(a flag that would change it is an error)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=500,
+        metavar="STEPS",
+        help="steps between two checkpoints (default 500; 0: only at the end and on Ctrl-C)",
+    )
+    # The flags of the configuration parse to None when not given, so that _run_hnn can tell
+    # them apart: it fills in these defaults, or a resumed run's own values.
+    fields = {f.name for f in dataclasses.fields(HNNConfig)} | {"baseline"}
+    defaults = {}
+    for action in p._actions:
+        if action.dest in fields:
+            defaults[action.dest], action.default = action.default, None
+    p.set_defaults(func=_run_hnn, hnn_defaults=defaults)
+
+
+def _hnn_field(dest: str) -> str:
+    """The HNNConfig field a ``hamnets hnn`` flag sets."""
+    return "compare_baseline" if dest == "baseline" else dest
+
+
+def _hnn_resumed_config(args: argparse.Namespace):
+    """The configuration of the run ``--resume DIR`` continues, after filling the flags that
+    were not given with its values; None without ``--resume``."""
+    from .training import HNNConfig, RunDir
+
+    if not args.resume:
+        return None
+    if args.out is not None:
+        raise UsageError("give --resume DIR or --out DIR, not both: a resumed run writes to DIR.")
+    if not Path(args.resume).is_dir():
+        raise UsageError(
+            f"--resume {args.resume}: no such folder; pass the folder of an earlier hnn run."
+        )
+    stored = HNNConfig.from_dict(RunDir(args.resume).read_json("config.json"))
+    for dest in args.hnn_defaults:
+        if getattr(args, dest) is None:
+            setattr(args, dest, getattr(stored, _hnn_field(dest)))
+    return stored
+
+
+def _check_resume_flags(args: argparse.Namespace, given: set[str], config, stored) -> None:
+    """Refuse flags that would change the configuration of the run being resumed."""
+
+    def show(value) -> str:
+        return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    changed = []
+    for dest in sorted(given):
+        field = _hnn_field(dest)
+        if getattr(config, field) != getattr(stored, field):
+            flag = (
+                "--baseline/--no-baseline" if dest == "baseline" else "--" + dest.replace("_", "-")
+            )
+            changed.append(
+                f"{flag} {show(getattr(stored, field))} (given: {show(getattr(config, field))})"
+            )
+    if changed:
+        raise UsageError(
+            f"--resume {args.resume}: the run was made with {'; '.join(changed)}. A resumed run "
+            f"keeps its configuration: drop these flags, or start a new run with --out."
+        )
 
 
 def _run_hnn(args: argparse.Namespace) -> int:
@@ -688,11 +760,19 @@ def _run_hnn(args: argparse.Namespace) -> int:
     from torch import nn
 
     from . import hnn, integrate, systems
-    from .training import HNNConfig, RunDir, resolve_device, run_hnn
+    from .training import HNNConfig, Parallel, RunDir, resolve_device, run_hnn
+    from .training._hnn import Interrupted
 
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}.")
+    if args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}.")
     torch.set_num_threads(args.threads)
+    given = {dest for dest in args.hnn_defaults if getattr(args, dest) is not None}
+    stored = _hnn_resumed_config(args)
+    for dest, default in args.hnn_defaults.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
     tutorial = args.system == "tutorial"
     config = HNNConfig(
         system=args.system,
@@ -715,6 +795,9 @@ def _run_hnn(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
+    if stored is not None:
+        _check_resume_flags(args, given, config, stored)
+        config = stored
     device = resolve_device(config.device)
     truth = {
         "spring": systems.Spring,
@@ -753,18 +836,32 @@ def _run_hnn(args: argparse.Namespace) -> int:
             f"--solver {config.solver} steps separable Hamiltonians only (--model separable); "
             f"use implicit_midpoint or tsit5 for --model {config.model}."
         )
-    run = RunDir(args.out or f"runs/hnn_{config.system}_{config.model}")
-    metrics = run_hnn(
-        config,
-        truth=truth,
-        make_model=make(config.model),
-        make_baseline=make("baseline") if config.compare_baseline else None,
-        solver=solver,
-        baseline_solver=integrate.RK4(dt=config.dt) if solver.needs_separable else None,
-        run=run,
-        quiet=args.quiet,
-        device=device,
-    )
+    parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
+    run = RunDir(args.resume or args.out or f"runs/hnn_{config.system}_{config.model}")
+    try:
+        metrics = run_hnn(
+            config,
+            truth=truth,
+            make_model=make(config.model),
+            make_baseline=make("baseline") if config.compare_baseline else None,
+            solver=solver,
+            baseline_solver=integrate.RK4(dt=config.dt) if solver.needs_separable else None,
+            run=run,
+            quiet=args.quiet,
+            device=device,
+            resume=bool(args.resume),
+            checkpoint_every=args.checkpoint_every,
+            parallel=parallel,
+        )
+    except Interrupted as exc:
+        if parallel.is_main:
+            print(
+                f"hamnets: {exc}; checkpoint saved. Continue with: hamnets hnn --resume {run.path}",
+                file=sys.stderr,
+            )
+        return 130
+    if not parallel.is_main:  # only rank 0 evaluates and reports
+        return 0
     keys = ("train_derivative_mse", "test_derivative_mse", "state_mse", "energy_mse")
     summary = ", ".join(f"{k}={metrics[k]:.3g}" for k in keys if k in metrics)
     print(f"hamnets hnn: {summary}; wrote {run.path}")

@@ -33,6 +33,7 @@ class MLP(nn.Module):
             ``nn.Tanh`` for an energy: its gradient is the learned field).
         init: ``init(weight, generator)`` fills each weight matrix in place.
         generator: makes the initialisation reproducible.
+        output_bias: give the output layer a bias (every hidden layer has one).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class MLP(nn.Module):
         activation: Callable[[], nn.Module] = nn.Tanh,
         init: Init = orthogonal_init,
         generator: torch.Generator | None = None,
+        output_bias: bool = True,
     ) -> None:
         super().__init__()
         hidden = tuple(hidden)
@@ -56,13 +58,15 @@ class MLP(nn.Module):
         self.out_features = out_features
         widths = (in_features, *hidden, out_features)
         layers: list[nn.Module] = []
+        last = len(widths) - 2
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            lin = nn.Linear(a, b)
+            lin = nn.Linear(a, b, bias=output_bias or i < last)
             with torch.no_grad():
                 init(lin.weight, generator)
-                lin.bias.zero_()
+                if lin.bias is not None:
+                    lin.bias.zero_()
             layers.append(lin)
-            if i < len(widths) - 2:
+            if i < last:
                 layers.append(activation())
         self.net = nn.Sequential(*layers)
 
@@ -72,6 +76,11 @@ class MLP(nn.Module):
 
 class EnergyMLP(MLP):
     """The default energy network ``H_theta(x)``: states ``(batch, 2n)`` -> energies ``(batch,)``.
+
+    The output layer has no bias: a constant added to ``H`` leaves the field ``J grad H``
+    unchanged, so such a bias would be a parameter that no loss on the field ever reaches
+    (and one that DistributedDataParallel, which expects a gradient for every parameter,
+    refuses on its second step).
 
     Args:
         dim: input width (``2n`` for a full ``H(q, p)``, ``n`` for ``T(p)`` or ``V(q)``).
@@ -88,7 +97,9 @@ class EnergyMLP(MLP):
         init: Init = orthogonal_init,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(dim, hidden, 1, activation=activation, init=init, generator=generator)
+        super().__init__(
+            dim, hidden, 1, activation=activation, init=init, generator=generator, output_bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)  # (batch, 1) -> (batch,)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +15,7 @@ from ._config import ClassifyConfig
 from ._parallel import Parallel
 from ._protocols import make_protocol
 from ._rundir import RunDir, Stopwatch, progress, resolve_device
+from ._stop import StopFlag
 
 __all__ = ["ClassifyResult", "Interrupted", "fit_classifier", "load_data", "seeded_generators"]
 
@@ -64,26 +63,6 @@ def load_data(config: ClassifyConfig, generator: torch.Generator) -> Toy2D:
             f"({data.x_train.shape[0]} samples); pass a smaller --batch-size."
         )
     return data
-
-
-class _StopFlag:
-    """Turns SIGINT into a flag checked between iterations, so a checkpoint is consistent."""
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._previous = None
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.raised = True
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 @torch.no_grad()
@@ -187,7 +166,7 @@ def fit_classifier(
         quiet=quiet,
         initial=epoch * steps_per_epoch + batch,
     )
-    with bar, _StopFlag() as stop:
+    with bar, StopFlag() as stop:
         while epoch < config.epochs:
             if batch == 0 or perm is None:
                 perm = torch.randperm(n, generator=gens["shuffle"])
