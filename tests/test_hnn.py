@@ -291,3 +291,51 @@ def test_fused_field_retained_graph_no_grad_and_torch_func():
     torch.testing.assert_close(jac, jac_slow, rtol=1e-12, atol=1e-14)
     single = torch.func.vmap(hnn)(x[:, None])[:, 0]
     torch.testing.assert_close(single, hnn(x).detach(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["even", "time_reversal"])
+def test_symmetric_energy_is_exactly_invariant(kind):
+    from hamnets.hnn import SymmetricEnergy
+
+    g = torch.Generator().manual_seed(11)
+    hnn = HamiltonianNN(getattr(SymmetricEnergy, kind)(EnergyMLP(4, (16, 16), generator=g)))
+    hnn, energy = hnn.double(), hnn.energy
+    x = torch.randn(6, 4, generator=g, dtype=F64)
+    s = torch.tensor([-1.0] * 4 if kind == "even" else [1.0, 1.0, -1.0, -1.0], dtype=F64)
+    torch.testing.assert_close(energy(x * s), energy(x), rtol=0, atol=1e-15)
+    # grad H(Sx) = S grad H(x), so the field is f(Sx) = J S grad H(x)
+    torch.testing.assert_close(hnn.grad_h(x * s), hnn.grad_h(x) * s, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(hnn(x), _plain_field(hnn, x), rtol=1e-12, atol=1e-14)
+    xr = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (xr,))
+
+
+def test_symmetric_energy_rejects_bad_signs_and_baseline():
+    from hamnets.hnn import SymmetricEnergy
+    from hamnets.training import HNNConfig
+
+    with pytest.raises(ValueError, match="at least one -1"):
+        SymmetricEnergy(EnergyMLP(2), [1, 1])
+    with pytest.raises(ValueError, match="2 inputs but 3 signs"):
+        SymmetricEnergy(EnergyMLP(2), [-1, -1, -1])
+    with pytest.raises(ValueError, match="even dimension"):
+        SymmetricEnergy.time_reversal(EnergyMLP(3))
+    with pytest.raises(ValueError, match="--symmetry even constrains a learned energy"):
+        HNNConfig(model="baseline", symmetry="even")
+    with pytest.raises(ValueError, match="--symmetry 'odd' is not known"):
+        HNNConfig(symmetry="odd")
+
+
+def test_cli_symmetry_builds_symmetric_models(tmp_path):
+    import json
+
+    from hamnets.cli import main
+
+    for model in ("hnn", "separable"):
+        out = tmp_path / model
+        argv = ["hnn", "--system", "spring", "--model", model, "--symmetry", "even"]
+        argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
+        assert main([*argv, "--quiet", "--out", str(out)]) == 0
+        assert json.loads((out / "config.json").read_text())["symmetry"] == "even"
+        state = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+        assert any(k.endswith("signs") for k in state)
