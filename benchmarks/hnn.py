@@ -4,15 +4,15 @@ Usage (from the repository root, after `make install`):
 
     .venv/bin/python benchmarks/hnn.py                          # everything, ~15 min CPU
     .venv/bin/python benchmarks/hnn.py --only step solvers drift
-    .venv/bin/python benchmarks/hnn.py --only accuracy --systems spring pendulum
+    .venv/bin/python benchmarks/hnn.py --only accuracy --systems spring pendulum --seeds 0 1 2 3 4
     .venv/bin/python benchmarks/hnn.py --only reference --reference-dir /path/to/hamiltonian-nn \
         --reference-pythonpath /path/to/site-with-scipy-autograd-imageio
 
 Parts (each prints ratios against a baseline measured in the same run):
 
 * `step`: one training step (forward, loss, backward, Adam) of an HNN against one step of the
-  MLP baseline of the same widths, same batch (750 pairs = the spring training set).
-  Also at batch 128 (the recipes' mini-batch). Target: HNN / baseline <= 1.5.
+  MLP baseline of the same widths, same batch: 128 (the recipes' mini-batch), 750 (the spring
+  training set) and 4096. Target: HNN / baseline <= 1.5.
 * `solvers`: adaptive solvers on the issue's workload (batch 256, MLP 2-256-256-2 field,
   rtol 1e-6, 100 save times on [0, 1], forward + backward): hamnets Tsit5/Dopri5 against
   torchode 1.0.1 (if it is installed) and hamnets RK4.
@@ -21,7 +21,8 @@ Parts (each prints ratios against a baseline measured in the same run):
   10^3 and over all 10^4 steps, symplectic (leapfrog for a separable HNN, implicit midpoint for
   a general one) against RK4 with the same step.
 * `accuracy`: `hamnets hnn` runs (paper protocol data; see RECIPES) against the issue's
-  targets; metrics of the HNN and of the MLP baseline.
+  targets, for each of `--seeds` (mean and max over them); metrics of the HNN and of the MLP
+  baseline.
 * `paper`: the same runs with the reference code's settings (no `--denoise`, constant lr,
   weight decay 1e-4, 2000 steps), to compare with the issue's reference numbers.
 * `reference`: with `--reference-dir` pointing at a checkout of greydanus/hamiltonian-nn (not
@@ -49,10 +50,19 @@ import torch
 HERE = Path(__file__).resolve().parent
 PARTS = ("step", "solvers", "drift", "accuracy", "paper", "reference")
 
-#: the settings we use for the targets: the paper's data, noise-aware fitting (--denoise)
+#: the settings we use for the targets: the paper's data, noise-aware fitting (--denoise);
+#: for the spring also the prior H(-x) = H(x) (--symmetry even), without which the energy
+#: target is out of reach for some seeds (the data locate the orbits' centre only to
+#: noise / sqrt(750); see the README)
 RECIPES = {
     "spring": dict(
-        steps=1000, lr=3e-3, batch_size=128, weight_decay=0.0, final_lr_fraction=0.01, denoise=True
+        steps=1000,
+        lr=6e-3,
+        batch_size=128,
+        weight_decay=0.0,
+        final_lr_fraction=0.01,
+        denoise=True,
+        symmetry="even",
     ),
     "pendulum": dict(
         steps=2000, lr=3e-3, batch_size=128, weight_decay=0.0, final_lr_fraction=0.01, denoise=True
@@ -88,11 +98,20 @@ def _median_time(fn, reps: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+#: batch sizes of the `step` part: the recipes' mini-batch, the full spring training set, and
+#: a large batch where both steps are dominated by the 200 x 200 matrix products
+STEP_BATCHES = (128, 750, 4096)
+
+
 def bench_step(reps: int) -> dict:
+    """One Adam step on ``mean |f(x) - y|^2``: HNN (tanh EnergyMLP, closed-form field with its
+    hand-written backward) against the MLP baseline of the same widths, interleaved step by
+    step so that load changes on a shared machine hit both alike. Reports the median and the
+    minimum over ``reps`` steps (after 3 warm-up rounds) and the ratio of each."""
     from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField
 
-    out = {}
-    for batch in (750, 128):  # the full spring training set; the recipes' mini-batch
+    out: dict = {"widths": [200, 200], "reps": reps}
+    for batch in STEP_BATCHES:
         g = torch.Generator().manual_seed(0)
         x = torch.randn(batch, 2, generator=g)
         y = torch.randn(batch, 2, generator=g)
@@ -111,14 +130,19 @@ def bench_step(reps: int) -> dict:
                 opt.step()
 
             steps[name] = step
+        n = reps if batch <= 1000 else max(10, reps // 3)
         times: dict[str, list[float]] = {name: [] for name in steps}
-        for _ in range(reps):  # interleaved, so that load changes hit both alike
+        for _ in range(n + 3):  # interleaved, so that load changes hit both alike
             for name, step in steps.items():
                 times[name].append(_median_time(step, 1, warmup=0))
         for name in steps:
             out[f"{name}_step_ms_batch{batch}"] = 1e3 * statistics.median(times[name][3:])
+            out[f"{name}_step_min_ms_batch{batch}"] = 1e3 * min(times[name][3:])
         out[f"ratio_hnn_over_baseline_batch{batch}"] = (
             out[f"hnn_step_ms_batch{batch}"] / out[f"baseline_step_ms_batch{batch}"]
+        )
+        out[f"ratio_of_min_batch{batch}"] = (
+            out[f"hnn_step_min_ms_batch{batch}"] / out[f"baseline_step_min_ms_batch{batch}"]
         )
     out["target_ratio"] = 1.5
     return out
@@ -231,28 +255,45 @@ def bench_drift(steps: int) -> dict:
     return out
 
 
-def bench_accuracy(systems, out_dir: Path, quiet: bool, paper: bool = False) -> dict:
+def bench_accuracy(systems, out_dir: Path, quiet: bool, paper: bool = False, seeds=(0,)) -> dict:
+    """``hamnets hnn`` runs of each system's recipe for every seed. ``metrics`` holds the first
+    seed's full metrics; ``seeds`` the targets' metrics (and CPU seconds) of each seed, with
+    their mean and max, and whether every target holds for every seed."""
     from hamnets.cli import main
 
     results = {}
     for system in systems:
         recipe = PAPER_RECIPE if paper else RECIPES[system]
-        run = out_dir / (f"paper_{system}" if paper else f"hnn_{system}")
-        argv = ["hnn", "--system", system, "--out", str(run), "--steps", str(recipe["steps"])]
-        argv += ["--lr", str(recipe["lr"]), "--weight-decay", str(recipe["weight_decay"])]
-        argv += ["--final-lr-fraction", str(recipe["final_lr_fraction"])]
-        argv += ["--denoise"] if recipe["denoise"] else []
-        if "batch_size" in recipe:
-            argv += ["--batch-size", str(recipe["batch_size"])]
-        if quiet:
-            argv.append("--quiet")
-        main(argv)
-        metrics = json.loads((run / "metrics.json").read_text())
-        checks = {
-            k: {"value": metrics[k], "target": v, "holds": metrics[k] <= v}
-            for k, v in TARGETS[system].items()
-        }
-        results[system] = {"argv": argv, "metrics": metrics, "targets": checks}
+        per_seed = {}
+        for seed in seeds:
+            name = f"paper_{system}" if paper else f"hnn_{system}"
+            run = out_dir / (name if seed == seeds[0] else f"{name}_seed{seed}")
+            argv = ["hnn", "--system", system, "--steps", str(recipe["steps"])]
+            argv += ["--lr", str(recipe["lr"]), "--weight-decay", str(recipe["weight_decay"])]
+            argv += ["--final-lr-fraction", str(recipe["final_lr_fraction"])]
+            argv += ["--denoise"] if recipe["denoise"] else []
+            if "batch_size" in recipe:
+                argv += ["--batch-size", str(recipe["batch_size"])]
+            if recipe.get("symmetry", "none") != "none":
+                argv += ["--symmetry", recipe["symmetry"]]
+            argv += ["--seed", str(seed), "--out", str(run)] + (["--quiet"] if quiet else [])
+            main(argv)
+            metrics = json.loads((run / "metrics.json").read_text())
+            if seed == seeds[0]:
+                results[system] = {"argv": argv, "metrics": metrics}
+            keys = [*TARGETS[system], "cpu_seconds"]
+            per_seed[str(seed)] = {k: metrics[k] for k in keys}
+        checks = {}
+        for k, v in TARGETS[system].items():
+            values = [m[k] for m in per_seed.values()]
+            checks[k] = {
+                "mean": statistics.fmean(values),
+                "max": max(values),
+                "target": v,
+                "holds_for_every_seed": max(values) <= v,
+            }
+        results[system]["seeds"] = per_seed
+        results[system]["targets"] = checks
     return results
 
 
@@ -309,6 +350,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--reference-pythonpath", default=None, help="folder with scipy, autograd, imageio"
     )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="seeds of the accuracy part"
+    )
     parser.add_argument("--runs-dir", type=Path, default=None, help="where accuracy runs go")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "hnn.json")
     parser.add_argument("--quiet", action="store_true")
@@ -327,7 +371,7 @@ def main(argv=None) -> int:
         elif part == "drift":
             results["drift"] = bench_drift(args.drift_fit_steps)
         elif part == "accuracy":
-            new = bench_accuracy(args.systems, runs, args.quiet)
+            new = bench_accuracy(args.systems, runs, args.quiet, seeds=tuple(args.seeds))
             results["accuracy"] = {**results.get("accuracy", {}), **new}
         elif part == "paper":
             paper_systems = [s for s in args.systems if s != "two_body"]

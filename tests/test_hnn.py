@@ -247,3 +247,115 @@ def test_cli_separable_leapfrog_run(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"state_mse", "energy_mse", "energy_drift", "ood"} <= set(metrics)
     assert metrics["energy_drift"] >= 0 and (out / "energy.png").is_file()
+
+
+def _plain_field(hnn, x):
+    """J grad H by plain autograd on the energy (create_graph: differentiable in the weights)."""
+    from hamnets.hnn import HamiltonianField
+
+    return HamiltonianField.grad_h(hnn, x) @ hnn.J.T
+
+
+@pytest.mark.parametrize(
+    ("dim", "hidden", "batch"),
+    [(2, (7,), 5), (2, (16, 9), 11), (4, (12, 12), 6), (8, (6, 10, 5), 9), (2, (200, 200), 37)],
+)
+def test_fused_field_and_gradients_match_plain_autograd(dim, hidden, batch):
+    """The hand-written backward of the closed-form field against autograd's double backward
+    (float64, 1e-10): the field, and the gradients of a loss on it with respect to every
+    weight and bias, the output weight and the states."""
+    hnn = random_hnn(dim=dim, hidden=hidden, seed=len(hidden))
+    g = torch.Generator().manual_seed(dim)
+    x = torch.randn(batch, dim, generator=g, dtype=F64, requires_grad=True)
+    target = torch.randn(batch, dim, generator=g, dtype=F64)
+    fast, slow = hnn(x), _plain_field(hnn, x)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    assert "TanhMLPInputGradient" in type(hnn.grad_h(x).grad_fn).__name__  # the fused node
+    inputs = [x, *list(hnn.parameters())[: 2 * len(hidden) + 1]]  # all but the output bias
+    g_fast = torch.autograd.grad((fast - target).pow(2).sum(), inputs)
+    g_slow = torch.autograd.grad((slow - target).pow(2).sum(), inputs)
+    for a, b in zip(g_fast, g_slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_fused_field_gradcheck_two_layers_unequal_widths():
+    hnn = random_hnn(dim=2, hidden=(5, 4), seed=7)
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(8), dtype=F64)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (x,))
+    assert torch.autograd.gradgradcheck(hnn, (x,))
+    names = [n for n, _ in hnn.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in hnn.parameters())
+
+    def of_params(*ps):
+        return torch.func.functional_call(hnn, dict(zip(names, ps, strict=True)), (x.detach(),))
+
+    assert torch.autograd.gradcheck(of_params, params)
+    assert torch.autograd.gradgradcheck(of_params, params)
+
+
+def test_fused_field_retained_graph_no_grad_and_torch_func():
+    """The backward leaves its saved tensors intact (a second backward gives the same
+    gradients); the no-grad path and torch.func transforms give the same field."""
+    hnn = random_hnn(dim=4, hidden=(8, 6), seed=9)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(10), dtype=F64)
+    loss = hnn(x).pow(3).sum()
+    first = torch.autograd.grad(loss, list(hnn.parameters())[:-1], retain_graph=True)
+    second = torch.autograd.grad(loss, list(hnn.parameters())[:-1])
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+    with torch.no_grad():
+        torch.testing.assert_close(hnn(x), _plain_field(hnn, x), rtol=1e-12, atol=1e-14)
+    jac = torch.func.jacrev(lambda z: hnn(z).sum(0))(x)  # (4, 5, 4)
+    jac_slow = torch.func.jacrev(lambda z: _plain_field(hnn, z).sum(0))(x)
+    torch.testing.assert_close(jac, jac_slow, rtol=1e-12, atol=1e-14)
+    single = torch.func.vmap(hnn)(x[:, None])[:, 0]
+    torch.testing.assert_close(single, hnn(x).detach(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["even", "time_reversal"])
+def test_symmetric_energy_is_exactly_invariant(kind):
+    from hamnets.hnn import SymmetricEnergy
+
+    g = torch.Generator().manual_seed(11)
+    hnn = HamiltonianNN(getattr(SymmetricEnergy, kind)(EnergyMLP(4, (16, 16), generator=g)))
+    hnn, energy = hnn.double(), hnn.energy
+    x = torch.randn(6, 4, generator=g, dtype=F64)
+    s = torch.tensor([-1.0] * 4 if kind == "even" else [1.0, 1.0, -1.0, -1.0], dtype=F64)
+    torch.testing.assert_close(energy(x * s), energy(x), rtol=0, atol=1e-15)
+    # grad H(Sx) = S grad H(x), so the field is f(Sx) = J S grad H(x)
+    torch.testing.assert_close(hnn.grad_h(x * s), hnn.grad_h(x) * s, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(hnn(x), _plain_field(hnn, x), rtol=1e-12, atol=1e-14)
+    xr = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (xr,))
+
+
+def test_symmetric_energy_rejects_bad_signs_and_baseline():
+    from hamnets.hnn import SymmetricEnergy
+    from hamnets.training import HNNConfig
+
+    with pytest.raises(ValueError, match="at least one -1"):
+        SymmetricEnergy(EnergyMLP(2), [1, 1])
+    with pytest.raises(ValueError, match="2 inputs but 3 signs"):
+        SymmetricEnergy(EnergyMLP(2), [-1, -1, -1])
+    with pytest.raises(ValueError, match="even dimension"):
+        SymmetricEnergy.time_reversal(EnergyMLP(3))
+    with pytest.raises(ValueError, match="--symmetry even constrains a learned energy"):
+        HNNConfig(model="baseline", symmetry="even")
+    with pytest.raises(ValueError, match="--symmetry 'odd' is not known"):
+        HNNConfig(symmetry="odd")
+
+
+def test_cli_symmetry_builds_symmetric_models(tmp_path):
+    import json
+
+    from hamnets.cli import main
+
+    for model in ("hnn", "separable"):
+        out = tmp_path / model
+        argv = ["hnn", "--system", "spring", "--model", model, "--symmetry", "even"]
+        argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
+        assert main([*argv, "--quiet", "--out", str(out)]) == 0
+        assert json.loads((out / "config.json").read_text())["symmetry"] == "even"
+        state = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+        assert any(k.endswith("signs") for k in state)

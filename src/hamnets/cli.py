@@ -651,6 +651,12 @@ def _add_hnn(sub) -> None:
     )
     p.add_argument("--hidden", type=_widths, default=(200, 200), help="e.g. 200,200")
     p.add_argument(
+        "--symmetry",
+        default="none",
+        help="none|even|time_reversal: make the learned H exactly invariant under x -> -x or "
+        "p -> -p (a prior about the system; hnn and separable models)",
+    )
+    p.add_argument(
         "--solver",
         default="tsit5",
         help="tsit5|dopri5|rk4|euler|leapfrog|yoshida4|implicit_midpoint (evaluation rollouts)",
@@ -783,6 +789,7 @@ def _run_hnn(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         batch_size=args.batch_size if args.batch_size is not None else (256 if tutorial else 0),
         hidden=tuple(args.hidden),
+        symmetry=args.symmetry,
         solver=args.solver,
         dt=args.dt,
         rtol=args.rtol,
@@ -807,14 +814,23 @@ def _run_hnn(args: argparse.Namespace) -> int:
     }[config.system]()
     dim, hidden = truth.dim, config.hidden
 
+    def energy(width: int, g: torch.Generator, reflect: bool) -> nn.Module:
+        net = hnn.EnergyMLP(width, hidden, generator=g)
+        if not reflect:
+            return net
+        if config.symmetry == "time_reversal" and width == dim:
+            return hnn.SymmetricEnergy.time_reversal(net)
+        return hnn.SymmetricEnergy.even(net)  # even H, or an even T(p) / V(q)
+
     def make(kind: str):
+        sym = config.symmetry
+
         def build(g: torch.Generator) -> nn.Module:
             if kind == "hnn":
-                return hnn.HamiltonianNN(hnn.EnergyMLP(dim, hidden, generator=g))
-            if kind == "separable":
+                return hnn.HamiltonianNN(energy(dim, g, sym != "none"))
+            if kind == "separable":  # time reversal: T(-p) = T(p); even: V(-q) = V(q) too
                 return hnn.SeparableHamiltonianNN(
-                    hnn.EnergyMLP(dim // 2, hidden, generator=g),
-                    hnn.EnergyMLP(dim // 2, hidden, generator=g),
+                    energy(dim // 2, g, sym != "none"), energy(dim // 2, g, sym == "even")
                 )
             return hnn.MLPField(dim, hidden, generator=g)
 

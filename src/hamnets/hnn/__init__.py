@@ -5,6 +5,7 @@ from ._baseline import MLPField
 from ._hamiltonian import HamiltonianNN
 from ._mlp import MLP, EnergyMLP, orthogonal_init, xavier_init
 from ._separable import SeparableHamiltonianNN
+from ._symmetric import SymmetricEnergy
 
 __all__ = [
     "HamiltonianField",
@@ -14,6 +15,7 @@ __all__ = [
     "MLPField",
     "MLP",
     "EnergyMLP",
+    "SymmetricEnergy",
     "orthogonal_init",
     "xavier_init",
 ]

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ._tanh_gradient import tanh_mlp_input_gradient
+
 Init = Callable[[torch.Tensor, torch.Generator | None], None]
 
 
@@ -111,22 +113,18 @@ class EnergyMLP(MLP):
         return all(isinstance(m, nn.Tanh) for m in acts)
 
     def input_gradient(self, x: torch.Tensor) -> torch.Tensor:
-        """``dH/dx`` ``(batch, dim)`` in closed form for a tanh MLP (backward pass written out:
-        ``g <- (g * (1 - a^2)) W`` layer by layer), without ``torch.autograd.grad``.
+        """``dH/dx`` ``(batch, dim)`` in closed form for a tanh MLP (the backward pass written
+        out: ``g <- (g * (1 - a^2)) W`` layer by layer), without ``torch.autograd.grad``.
 
-        It is made of ordinary differentiable operations, so a loss on it back-propagates with
-        one backward pass instead of autograd's double backward; under ``torch.no_grad()`` it
-        records nothing.
+        It is one autograd node with a hand-written backward
+        (:mod:`hamnets.hnn._tanh_gradient`), so a loss on it back-propagates in a handful of
+        matrix products instead of autograd's double backward; higher derivatives
+        (``create_graph=True``) stay exact. Under ``torch.no_grad()`` it records nothing.
         """
         if not self.has_closed_form_gradient:
             raise ValueError("input_gradient is written for tanh activations only.")
         linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        acts = []
-        a = x
-        for lin in linears[:-1]:
-            a = torch.tanh(lin(a))  # (batch, width)
-            acts.append(a)
-        g = linears[-1].weight  # (1, width_last), broadcast over the batch
-        for lin, a in zip(reversed(linears[:-1]), reversed(acts), strict=True):
-            g = (g * (1 - a * a)) @ lin.weight  # (batch, width_prev)
-        return g
+        hidden = linears[:-1]
+        return tanh_mlp_input_gradient(
+            x, [m.weight for m in hidden], [m.bias for m in hidden], linears[-1].weight
+        )

@@ -28,6 +28,7 @@ from ._stop import StopFlag
 
 SYSTEM_NAMES = ("spring", "pendulum", "two_body", "tutorial")
 MODEL_NAMES = ("hnn", "separable", "baseline")
+SYMMETRY_NAMES = ("none", "even", "time_reversal")
 SOLVER_NAMES = ("tsit5", "dopri5", "rk4", "euler", "leapfrog", "yoshida4", "implicit_midpoint")
 
 
@@ -46,6 +47,10 @@ class HNNConfig:
         weight_decay: Adam weight decay (1e-4 in the reference code).
         batch_size: pairs per step; 0 uses the whole training set every step.
         hidden: hidden widths of the networks.
+        symmetry: a reflection the learned energy is made exactly invariant under
+            (:class:`hamnets.hnn.SymmetricEnergy`): ``none``, ``even`` (``H(-x) = H(x)``) or
+            ``time_reversal`` (``H(q, -p) = H(q, p)``). A prior about the true system, for
+            ``hnn`` and ``separable`` models; the MLP baseline stays unconstrained.
         solver: solver of the evaluation rollouts (and of the trajectory stage).
         dt: step of fixed-step solvers.
         rtol, atol: tolerances of adaptive solvers.
@@ -72,6 +77,7 @@ class HNNConfig:
     weight_decay: float = 1e-4
     batch_size: int = 0
     hidden: tuple[int, ...] = (200, 200)
+    symmetry: str = "none"
     solver: str = "tsit5"
     dt: float = 0.01
     rtol: float = 1e-6
@@ -92,6 +98,7 @@ class HNNConfig:
         for name, allowed in (
             ("system", SYSTEM_NAMES),
             ("model", MODEL_NAMES),
+            ("symmetry", SYMMETRY_NAMES),
             ("solver", SOLVER_NAMES),
         ):
             if getattr(self, name) not in allowed:
@@ -121,6 +128,11 @@ class HNNConfig:
             )
         if self.weight_decay < 0:
             raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}.")
+        if self.symmetry != "none" and self.model == "baseline":
+            raise ValueError(
+                f"--symmetry {self.symmetry} constrains a learned energy; the baseline has none "
+                "(use --model hnn or separable, or --symmetry none)."
+            )
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"--hidden needs one or more positive widths, got {self.hidden!r}.")
 
@@ -540,6 +552,7 @@ __all__ = [
     "Interrupted",
     "SYSTEM_NAMES",
     "MODEL_NAMES",
+    "SYMMETRY_NAMES",
     "SOLVER_NAMES",
     "derivative_mse",
     "fit_derivatives",

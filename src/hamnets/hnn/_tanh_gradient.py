@@ -1,0 +1,198 @@
+"""``grad_x H`` of a tanh MLP energy as one autograd node with a hand-written backward.
+
+The energy is ``H(x) = w . a_L + c`` with ``a_l = tanh(z_l)``, ``z_l = a_{l-1} W_l^T + b_l``,
+``a_0 = x``. Its input gradient is the backward pass written out, with ``s_l = 1 - a_l^2``::
+
+    delta_L = w * s_L,   e_{l-1} = delta_l W_l,   delta_{l-1} = e_{l-1} * s_{l-1},   g = e_0.
+
+Training an HNN differentiates a loss on ``g`` with respect to the weights: a reverse pass over
+that forward-and-backward computation. Autograd does it op by op, recording, keeping and
+replaying every product, ``1 - a^2`` and broadcast. Here it is one node. Per hidden layer of
+width ``n`` the step costs the two ``(batch, n) x (n, n)`` products of ``g`` and four in the
+backward (``d_bar_l``, both terms of ``dW_l``, and ``z_bar_l W_{l+1}``) -- twice the three of a
+plain MLP step, which is the floor for an exact Hessian-vector product. Everything else is
+elementwise and done in place where the buffer is the node's own; ``tanh`` is evaluated once
+per layer; products with the skinny first-layer weight use the layouts the CPU BLAS is fast
+at (a column-major copy of ``W_1``, transposed products).
+
+Higher derivatives stay exact: when the backward itself is recorded (``create_graph=True``,
+``gradgradcheck``, a Hessian of the field) it recomputes ``g`` from ordinary differentiable
+operations and differentiates those; under ``torch.func`` transforms (``vmap``, ``jacrev``),
+which need rules the node does not have, the field is computed from those operations directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def _composite(
+    x: torch.Tensor, out_weight: torch.Tensor, weights: Sequence[torch.Tensor], biases
+) -> torch.Tensor:
+    """The same ``g`` from differentiable operations (for higher derivatives)."""
+    acts = []
+    a = x
+    for w, b in zip(weights, biases, strict=True):
+        a = torch.tanh(a @ w.T + b)  # (batch, width)
+        acts.append(a)
+    e = out_weight  # (1, width_L), broadcast over the batch
+    for w, a in zip(reversed(weights), reversed(acts), strict=True):
+        e = (e * (1 - a * a)) @ w  # (batch, width_prev)
+    return e
+
+
+def _no_grad_input_gradient(
+    x: torch.Tensor, out_weight: torch.Tensor, weights: Sequence[torch.Tensor], biases
+) -> torch.Tensor:
+    """``g`` when nothing is recorded (rollouts): intermediates are overwritten in place."""
+    acts = []
+    a = x
+    for w, b in zip(weights, biases, strict=True):
+        a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+        acts.append(a)
+    delta = acts[-1]
+    delta.mul_(delta).neg_().add_(1.0).mul_(out_weight)  # w * (1 - a_L^2)
+    for layer in range(len(weights) - 1, 0, -1):
+        a = acts[layer - 1]
+        e = torch.mm(delta, weights[layer])  # (batch, width_{l-1})
+        delta = a.mul_(a).neg_().add_(1.0).mul_(e)  # e * (1 - a^2), in a's buffer
+    return torch.mm(delta, weights[0].t().contiguous().t())  # (batch, dim)
+
+
+class _TanhMLPInputGradient(torch.autograd.Function):
+    """``(x, w, W_1, b_1, ..., W_L, b_L) -> grad_x H`` ``(batch, dim)``; see the module text.
+
+    Saved: ``x``, the weights, ``a_l`` and ``s_l`` for every layer and ``delta_l`` for
+    ``l < L`` (each ``e_l`` becomes ``delta_l`` in place); ``delta_L = w * s_L`` is never
+    formed (``e_{L-1} = s_L (diag(w) W_L)``). Saved tensors are never modified in the
+    backward, so a retained graph can be differentiated twice; the backward reuses its own
+    buffers in place (for two hidden layers it allocates two ``(batch, width)`` buffers).
+    """
+
+    @staticmethod
+    def forward(ctx, x, out_weight, *params):  # noqa: D102 (documented on the class)
+        weights, biases = params[0::2], params[1::2]
+        n = len(weights)
+        one = torch.ones((), dtype=x.dtype, device=x.device)
+        w1_cm = weights[0].t().contiguous().t()  # (width_1, dim), column-major: fast skinny mm
+        acts, slopes = [], []
+        a = x
+        for w, b in zip(weights, biases, strict=True):
+            a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+            acts.append(a)
+            slopes.append(torch.addcmul(one, a, a, value=-1))  # s = 1 - a^2
+        scaled = weights[-1] * out_weight.t()  # diag(w) W_L (width_L, width_{L-1})
+        if n == 1:
+            scaled = scaled.t().contiguous().t()
+        deltas = []
+        e = torch.mm(slopes[-1], scaled)  # e_{L-1} = delta_L W_L, (batch, width_{L-1})
+        for layer in range(n - 2, -1, -1):  # 0-based: entry k is layer k + 1
+            delta = e.mul_(slopes[layer])  # delta_l = e_l * s_l, in e's buffer
+            deltas.insert(0, delta)
+            e = torch.mm(delta, weights[layer] if layer else w1_cm)  # e_{l-1}
+        ctx.save_for_backward(x, *params, w1_cm, *acts, *slopes, *deltas, out_weight)
+        ctx.n_layers = n
+        return e  # e_0 = grad_x H, (batch, dim)
+
+    @staticmethod
+    def backward(ctx, grad_g):  # noqa: D102
+        n = ctx.n_layers
+        x, *saved = ctx.saved_tensors
+        params, saved = saved[: 2 * n], saved[2 * n :]
+        weights, biases = params[0::2], params[1::2]
+        w1_cm, acts, slopes = saved[0], saved[1 : 1 + n], saved[1 + n : 1 + 2 * n]
+        deltas, out_weight = saved[1 + 2 * n : 3 * n], saved[-1]
+        needs = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a recorded recomputation
+            inputs = [x, out_weight, *params]
+            wanted = [t for t, need in zip(inputs, needs, strict=True) if need]
+            with torch.enable_grad():
+                g = _composite(x, out_weight, weights, biases)
+                grads = iter(torch.autograd.grad(g, wanted, grad_g, create_graph=True))
+            return tuple(next(grads) if need else None for need in needs)
+
+        # Up the gradient chain (e_{l-1} = delta_l W_l, delta_l = e_l * s_l), layer 1 to L:
+        # d_bar_l = dLoss/ddelta_l = e_bar_{l-1} W_l^T, e_bar_l = d_bar_l * s_l. The path
+        # through s_l = 1 - a_l^2 gives dLoss/dz_l the term u_l = -2 a_l d_bar_l delta_l.
+        grad_g = grad_g.contiguous()
+        e_bar = grad_g  # dLoss/de_0, (batch, dim)
+        grad_w: list[torch.Tensor] = []  # entry 0 transposed, (dim, width_1)
+        e_bars: list[torch.Tensor] = []
+        u: list[torch.Tensor | None] = [None] * n
+        for layer in range(n):
+            last = layer == n - 1
+            if layer == 0:  # e_bar^T delta_1, transposed: the fast layout for a skinny product
+                delta1 = slopes[0] * out_weight if last else deltas[0]
+                part = torch.mm(e_bar.t(), delta1)  # (dim, width_1)
+            elif last:  # delta_L^T e_bar = diag(w) s_L^T e_bar
+                part = torch.mm(slopes[-1].t(), e_bar).mul_(out_weight.t())
+            else:
+                part = torch.mm(deltas[layer].t(), e_bar)
+            grad_w.append(part)
+            d_bar = torch.mm(e_bar, weights[layer].t())  # (batch, width_l)
+            if not last:
+                if layer > 0:  # (layer 1 recomputes its u from grad_g on the way down)
+                    u[layer] = torch.mul(d_bar, deltas[layer]).mul_(acts[layer]).mul_(-2.0)
+                e_bar = d_bar.mul_(slopes[layer])
+                e_bars.append(e_bar)
+        d_bar.mul_(slopes[-1])
+        grad_out_weight = d_bar.sum(0, keepdim=True)  # sum_b d_bar_L * s_L, (1, width_L)
+        z_bar = d_bar.mul_(acts[-1]).mul_(-2.0 * out_weight)  # u_L = dLoss/dz_L
+        # Down the forward pass (a_l = tanh z_l, z_l = a_{l-1} W_l^T + b_l), layer L to 1:
+        # z_bar_l = (z_bar_{l+1} W_{l+1}) * s_l + u_l, in e_bar_l's (now free) buffer.
+        grad_b = [z_bar.sum(0)]
+        for layer in range(n - 1, 0, -1):
+            grad_w[layer].addmm_(z_bar.t(), acts[layer - 1])
+            below = torch.mm(z_bar, weights[layer], out=e_bars[layer - 1])
+            below.mul_(slopes[layer - 1])
+            if layer - 1 == 0:  # u_1 = -2 a_1 (grad_g W_1^T) delta_1, in z_bar's free buffer
+                spare = z_bar if z_bar.shape == below.shape else None  # equal widths
+                u1 = torch.mm(grad_g, weights[0].t(), out=spare).mul_(deltas[0])
+                below.addcmul_(u1, acts[0], value=-2.0)
+            else:
+                below.add_(u[layer - 1])
+            z_bar = below
+            grad_b.insert(0, z_bar.sum(0))
+        grad_w[0] = grad_w[0].addmm_(x.t(), z_bar).t()  # (width_1, dim)
+        grad_x = torch.mm(z_bar, w1_cm) if needs[0] else None  # (batch, dim)
+        grads = [grad_x, grad_out_weight]
+        for w, b in zip(grad_w, grad_b, strict=True):
+            grads += [w, b]
+        return tuple(gr if need else None for gr, need in zip(grads, needs, strict=True))
+
+
+def tanh_mlp_input_gradient(
+    x: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    out_weight: torch.Tensor,
+) -> torch.Tensor:
+    """``grad_x H(x)`` ``(batch, dim)`` of ``H(x) = out_weight . a_L (+ const)``, ``a_l =
+    tanh(a_{l-1} W_l^T + b_l)``, ``a_0 = x``, as one autograd node (exact; see the module text).
+
+    Args:
+        x: states ``(batch, dim)``.
+        weights: ``W_l`` of shapes ``(width_l, width_{l-1})``, ``width_0 = dim``.
+        biases: ``b_l`` of shapes ``(width_l,)``.
+        out_weight: the output layer's weight ``(1, width_L)``.
+    """
+    if len(weights) != len(biases) or not weights:
+        raise ValueError(
+            f"need one bias per weight and at least one layer, got {len(weights)} weights "
+            f"and {len(biases)} biases."
+        )
+    if _functorch_active():  # vmap / jacrev / jvp: the node has no rules for them
+        return _composite(x, out_weight, weights, biases)
+    params = [t for pair in zip(weights, biases, strict=True) for t in pair]
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, out_weight, *params))):
+        return _no_grad_input_gradient(x, out_weight, weights, biases)
+    return _TanhMLPInputGradient.apply(x, out_weight, *params)
+
+
+def _functorch_active() -> bool:
+    # The check autograd.Function.apply itself makes before refusing a node without
+    # functorch rules; private, hence the guard.
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else False
