@@ -1,18 +1,21 @@
-"""Data-parallel classify and hnn: 2 processes follow the 1-process run, a checkpoint of the
-2-process job resumes in 1 process, and a failing rank ends the job."""
+"""Data-parallel classify (2D sets and images) and hnn: 2 processes follow the 1-process run, a
+checkpoint of the 2-process job resumes in 1 process, and a failing rank ends the job."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from hamnets.datasets import ImageData
 from hamnets.distributed import launch
 from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField, SeparableHamiltonianNN
 from hamnets.integrate import RK4
@@ -21,10 +24,12 @@ from hamnets.training import (
     ClassifyConfig,
     HNNConfig,
     Interrupted,
+    MnistConfig,
     Parallel,
     RunDir,
     fit_classifier,
     run_hnn,
+    run_mnist,
 )
 from hamnets.training._hnn import Interrupted as HNNInterrupted
 
@@ -97,6 +102,67 @@ def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_t
     for name, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-5)
     torch.testing.assert_close(resumed.W, full.W, rtol=0, atol=1e-5)
+
+
+# -- images (classify --dataset mnist) ---------------------------------------------------------
+# 85 training images in batches of 20: the last global batch of 5 splits 3 / 2 over the ranks.
+IMAGES = MnistConfig(model="H1_J2", n_layers=2, epochs=2, batch_size=20, val_size=15, lr=0.01,
+                     shift=1)  # fmt: skip
+
+
+def _images() -> ImageData:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (130, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 130).astype(np.int64)
+    return ImageData(x[:100], y[:100], x[100:], y[100:], tuple(str(k) for k in range(10)))
+
+
+def _image_worker(rank: int, port: int, world: int, out_dir: str) -> None:
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    parallel, out = Parallel.from_env(), Path(out_dir)
+    metrics = run_mnist(IMAGES, out / "ddp", data=_images(), quiet=True, plots=False,
+                        parallel=parallel)  # fmt: skip
+    assert (metrics == {}) == (rank != 0)  # only rank 0 reports
+
+    def ctrl_c(epoch: int, batch: int) -> None:
+        if rank == 1 and (epoch, batch) == (1, 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        run_mnist(IMAGES, out / "cut", data=_images(), quiet=True, plots=False,
+                  parallel=parallel, on_batch=ctrl_c)  # fmt: skip
+    except KeyboardInterrupt:
+        (out / f"interrupted-rank{rank}").touch()
+
+
+def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_thread) -> None:
+    launch(_image_worker, 2, args=(2, str(tmp_path)), timeout_s=120)
+    single = run_mnist(IMAGES, tmp_path / "single", data=_images(), quiet=True, plots=False,
+                       parallel=Parallel())  # fmt: skip
+    ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    expected = RunDir(tmp_path / "single").load_checkpoint()["model"]
+    got = RunDir(tmp_path / "ddp").load_checkpoint()["model"]
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, rtol=0, atol=1e-5, msg=name)
+    for a, b in zip(ddp["per_epoch"], single["per_epoch"], strict=True):
+        assert a["train_acc"] == b["train_acc"] and a["test_acc"] == b["test_acc"]
+        assert a["val_acc"] == b["val_acc"]
+        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
+    assert ddp["final_test_acc"] == single["final_test_acc"]
+    # Ctrl-C on rank 1 stops both ranks after the same step; rank 0's checkpoint resumes in a
+    # single process and ends where the uninterrupted run ends.
+    assert (tmp_path / "interrupted-rank0").exists() and (tmp_path / "interrupted-rank1").exists()
+    ckpt = RunDir(tmp_path / "cut").load_checkpoint()
+    assert (ckpt["epoch"], ckpt["batch"]) == (1, 2)
+    run_mnist(None, tmp_path / "cut", resume=True, data=_images(), quiet=True, plots=False,
+              parallel=Parallel())  # fmt: skip
+    resumed = RunDir(tmp_path / "cut").load_checkpoint()["model"]
+    for name, value in expected.items():
+        torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-5, msg=name)
 
 
 @pytest.mark.slow

@@ -285,9 +285,10 @@ def _fill_2d_defaults(args: argparse.Namespace) -> None:
 
 
 def _run_classify_images(args: argparse.Namespace) -> int:
-    from .training import MnistConfig, run_mnist
+    from .training import MnistConfig, Parallel, run_mnist
 
     _set_threads(args.threads, 1)
+    parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     config = None
     if not args.resume:
         given = {
@@ -328,14 +329,18 @@ def _run_classify_images(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             plots=args.plots,
             log=lambda line: print(line, file=sys.stderr),
+            parallel=parallel,
         )
     except KeyboardInterrupt:
-        print(
-            f"hamnets: interrupted; checkpoint saved. "
-            f"Continue with: hamnets classify --resume {out}",
-            file=sys.stderr,
-        )
+        if parallel.is_main:
+            print(
+                f"hamnets: interrupted; checkpoint saved. "
+                f"Continue with: hamnets classify --resume {out}",
+                file=sys.stderr,
+            )
         return 130
+    if not parallel.is_main:  # only rank 0 writes and reports
+        return 0
     print(
         f"{m['model']} on {m['dataset']}: final test accuracy {m['final_test_acc']:.2%} "
         f"(validation {m['final_val_acc']:.2%}), {m['images_per_s']:.0f} images/s, "

@@ -5,7 +5,8 @@ logistic-regression baseline) with Adam and a per-epoch step decay, adds the H-D
 regulariser to the cross-entropy, keeps 5000 training images aside for validation, and writes a
 run directory: ``config.json``, ``checkpoint.pt`` (every epoch and on Ctrl-C),
 ``metrics.json``, ``history.csv``, ``confusion.png``, ``samples.png``. ``resume=True`` continues
-a stopped run to the same result as an uninterrupted one.
+a stopped run to the same result as an uninterrupted one. Under ``torchrun`` each process trains
+on its share of every global batch (DistributedDataParallel) and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from torch import nn
 from ..datasets import DATASETS, ImageData, load_dataset
 from ..hdnn import MODEL_NAMES
 from ..vision import HDNNImageClassifier, LogisticRegression
+from ._parallel import Parallel
 from ._rundir import RunDir, Stopwatch, progress, resolve_device
+from ._stop import StopFlag
 
 __all__ = [
     "MnistConfig",
@@ -216,6 +219,16 @@ def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred == y).float().mean()) if len(y) else float("nan")
 
 
+def _sharded_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, s: _Splits, parallel: Parallel
+) -> float:
+    """Accuracy on ``(N, H, W)`` images, each rank predicting its share ``[rank::world]``."""
+    if not len(y):
+        return float("nan")
+    correct = int((_predict(model, parallel.shard(x), s) == parallel.shard(y)).sum())
+    return parallel.sum(correct) / len(y)
+
+
 # -- the loop ------------------------------------------------------------------------------
 def run_mnist(
     config: MnistConfig | None,
@@ -227,6 +240,7 @@ def run_mnist(
     plots: bool = True,
     log: Callable[[str], None] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> dict[str, Any]:
     """Train (or, with ``resume``, continue training) and write the run directory.
 
@@ -239,13 +253,21 @@ def run_mnist(
         plots: write ``confusion.png`` and ``samples.png``.
         log: called with one line per data source tried when fetching.
         on_batch: called as ``on_batch(epoch, batch)`` after every step (e.g. to stop a run).
+        parallel: this process's place in a data-parallel job; default: from the ``torchrun``
+            environment (a single process without it). Every rank draws the same global
+            batches (same seeds, reshuffled every epoch) and trains on ``batch[rank::world]``;
+            gradients are averaged by DDP, so the run follows the single-process one with the
+            same ``batch_size``. Validation and test accuracy are computed on shards and
+            summed. Only rank 0 writes the run directory and shows progress.
 
     Returns:
-        The metrics written to ``metrics.json``.
+        The metrics written to ``metrics.json`` (on ranks other than 0: an empty dict).
 
     Raises:
-        KeyboardInterrupt: after saving a checkpoint that ``resume`` continues from.
+        KeyboardInterrupt: after saving a checkpoint that ``resume`` continues from (Ctrl-C
+            stops every rank after the same step).
     """
+    parallel = Parallel.from_env() if parallel is None else parallel
     run = RunDir(out_dir)
     ckpt: dict[str, Any] | None = None
     if resume:
@@ -259,11 +281,17 @@ def run_mnist(
         config = stored
     if config is None:
         raise ValueError("run_mnist needs a config (or resume=True with a checkpoint).")
-    device = resolve_device(config.device)
-    if data is None:
-        data = load_dataset(
-            config.dataset, folder=config.data_dir, download=config.download, log=log
-        )
+    device = parallel.device(resolve_device(config.device))
+    parallel.check_batch(config.batch_size)
+    parallel.init(device)
+    quiet = quiet or not parallel.is_main
+    for turn in (True, False):  # rank 0 fetches first, the others then read the cache
+        if data is None and parallel.is_main == turn:
+            data = load_dataset(
+                config.dataset, folder=config.data_dir, download=config.download, log=log
+            )
+        if turn:
+            parallel.sum(0.0)  # a barrier
     s = _splits(config, data, device)
     image_size = tuple(s.train_x.shape[1:])
     init_gen = torch.Generator().manual_seed(config.seed)
@@ -273,7 +301,8 @@ def run_mnist(
     )
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.gamma)
     loader_gen = torch.Generator().manual_seed(config.seed + 2)  # shuffling and augmentation
-    run.write_json("config.json", config)
+    if parallel.is_main:
+        run.write_json("config.json", config)
 
     n_train = len(s.train_y)
     n_batches = math.ceil(n_train / config.batch_size)
@@ -289,8 +318,11 @@ def run_mnist(
         history = list(ckpt["history"])
         epoch, start_batch, sums = ckpt["epoch"], ckpt["batch"], dict(ckpt["sums"])
         clock = Stopwatch(ckpt["wall"], ckpt["cpu"])
+    net = parallel.wrap(model)  # DDP averages the gradients of the ranks' shards
 
     def checkpoint(at_epoch: int, at_batch: int, epoch_state: torch.Tensor) -> None:
+        if not parallel.is_main:  # the state is the same on every rank
+            return
         run.save_checkpoint(
             {
                 "config": dataclasses.asdict(config),
@@ -316,56 +348,67 @@ def run_mnist(
     )
     model.train()
     epoch_state = loader_gen.get_state()
+    world = parallel.world_size
+    stop = StopFlag()
     try:
-        while epoch < config.epochs:
-            epoch_state = loader_gen.get_state()
-            perm = torch.randperm(n_train, generator=loader_gen).to(device)
-            epoch_clock = Stopwatch()
-            for j in range(start_batch, n_batches):
-                idx = perm[j * config.batch_size : (j + 1) * config.batch_size]
-                x = _normalise(s.train_x[idx], s.mean, s.std)  # (B, 1, H, W)
-                if config.shift:
-                    x = _shift(x, config.shift, _batch_gen(loader_gen, epoch_state, j))
-                y = s.train_y[idx]
-                logits = model(x)  # (B, K)
-                ce = F.cross_entropy(logits, y)
-                loss = ce + model.regularizer(float(config.alpha))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                sums["loss"] += float(ce.detach()) * len(y)
-                sums["correct"] += int((logits.argmax(1) == y).sum())
-                sums["seen"] += len(y)
-                bar.update(len(y))
-                if not quiet:
-                    bar.set_postfix(
-                        loss=f"{sums['loss'] / sums['seen']:.4f}",
-                        acc=f"{sums['correct'] / sums['seen']:.4f}",
-                        refresh=False,
-                    )
-                start_batch = j + 1
-                if on_batch is not None:
-                    on_batch(epoch, j)
-            row = {
-                "epoch": epoch + 1,
-                "lr": optimizer.param_groups[0]["lr"],
-                "train_loss": sums["loss"] / max(sums["seen"], 1),
-                "train_acc": sums["correct"] / max(sums["seen"], 1),
-                "val_acc": _accuracy(_predict(model, s.val_x, s), s.val_y),
-                "test_acc": _accuracy(_predict(model, s.test_x, s), s.test_y),
-                "train_seconds": epoch_clock.wall,
-                "images_per_s": sums["seen"] / max(epoch_clock.wall, 1e-9),
-            }
-            history.append(row)
-            scheduler.step()
-            epoch, start_batch = epoch + 1, 0
-            sums = {"loss": 0.0, "correct": 0, "seen": 0}
-            checkpoint(epoch, 0, loader_gen.get_state())
+        with stop:
+            while epoch < config.epochs:
+                epoch_state = loader_gen.get_state()
+                perm = torch.randperm(n_train, generator=loader_gen).to(device)
+                epoch_clock = Stopwatch()
+                for j in range(start_batch, n_batches):
+                    whole = perm[j * config.batch_size : (j + 1) * config.batch_size]
+                    x = _normalise(s.train_x[whole], s.mean, s.std)  # (B, 1, H, W)
+                    if config.shift:  # drawn for the global batch: the same on every rank
+                        x = _shift(x, config.shift, _batch_gen(loader_gen, epoch_state, j))
+                    x, y = parallel.shard(x), parallel.shard(s.train_y[whole])  # (B/world, ...)
+                    logits = net(x)  # (B / world, K)
+                    # the shard's share of the global batch's mean, so that DDP's average of
+                    # the ranks' gradients is the single-process gradient
+                    ce_sum = F.cross_entropy(logits, y, reduction="sum")
+                    loss = ce_sum * (world / len(whole)) + model.regularizer(float(config.alpha))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    sums["loss"] += float(ce_sum.detach())
+                    sums["correct"] += int((logits.argmax(1) == y).sum())
+                    sums["seen"] += len(y)
+                    bar.update(len(whole))
+                    if not quiet:
+                        bar.set_postfix(
+                            loss=f"{sums['loss'] / max(sums['seen'], 1):.4f}",
+                            acc=f"{sums['correct'] / max(sums['seen'], 1):.4f}",
+                            refresh=False,
+                        )
+                    start_batch = j + 1
+                    if on_batch is not None:
+                        on_batch(epoch, j)
+                    if parallel.any(stop.raised):  # every rank stops after the same step
+                        raise KeyboardInterrupt
+                train_wall = epoch_clock.wall  # training only, before evaluation
+                totals = {key: parallel.sum(v) for key, v in sums.items()}
+                row = {
+                    "epoch": epoch + 1,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "train_loss": totals["loss"] / max(totals["seen"], 1),
+                    "train_acc": totals["correct"] / max(totals["seen"], 1),
+                    "val_acc": _sharded_accuracy(model, s.val_x, s.val_y, s, parallel),
+                    "test_acc": _sharded_accuracy(model, s.test_x, s.test_y, s, parallel),
+                    "train_seconds": train_wall,
+                    "images_per_s": totals["seen"] / max(train_wall, 1e-9),
+                }
+                history.append(row)
+                scheduler.step()
+                epoch, start_batch = epoch + 1, 0
+                sums = {"loss": 0.0, "correct": 0, "seen": 0}
+                checkpoint(epoch, 0, loader_gen.get_state())
     except KeyboardInterrupt:
         checkpoint(epoch, start_batch, epoch_state)
         bar.close()
         raise
     bar.close()
+    if not parallel.is_main:
+        return {}
 
     pred = _predict(model, s.test_x, s)
     metrics = _metrics(config, history, pred, s, clock, model)
