@@ -199,8 +199,6 @@ def _run_classify(args: argparse.Namespace) -> int:
             track_gradients=args.track_gradients,
         )
         run = RunDir(args.out or f"runs/{config.dataset}_{config.model}")
-        if parallel.is_main:
-            run.write_json("config.json", config)
     try:
         result = fit_classifier(
             config, run, resume=bool(args.resume), quiet=args.quiet, parallel=parallel

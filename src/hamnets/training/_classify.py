@@ -115,6 +115,8 @@ def fit_classifier(
         generator=gens["init"],
     ).to(device)
     protocol = make_protocol(model, config, device, parallel)
+    if run is not None and not resume and parallel.is_main:  # once data and model are valid
+        run.write_json("config.json", config)
     gradients = GradientRecorder() if config.track_gradients else None
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     n = x_train.shape[0]

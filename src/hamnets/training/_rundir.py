@@ -23,6 +23,7 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # the run folder, on its first file
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -48,16 +49,18 @@ class RunDir:
     """A folder for the outputs of one run.
 
     Args:
-        path: the folder; created (with parents) if missing.
+        path: the folder; created (with parents) when the first file is written, so a run
+            refused before it starts leaves nothing behind.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--out {self.path} exists and is not a folder; pick another path.")
-        self.path.mkdir(parents=True, exist_ok=True)
 
     def file(self, name: str) -> Path:
+        """The path of ``name`` in the folder, for writing (the folder is created)."""
+        self.path.mkdir(parents=True, exist_ok=True)
         return self.path / name
 
     def write_json(self, name: str, obj: Any) -> Path:
@@ -68,7 +71,7 @@ class RunDir:
         return target
 
     def read_json(self, name: str) -> Any:
-        target = self.file(name)
+        target = self.path / name
         if not target.is_file():
             raise FileNotFoundError(f"{target} not found: is {self.path} a hamnets run folder?")
         return json.loads(target.read_text())
@@ -94,7 +97,7 @@ class RunDir:
         return target
 
     def load_checkpoint(self, name: str = CHECKPOINT, map_location: Any = "cpu") -> dict:
-        target = self.file(name)
+        target = self.path / name
         if not target.is_file():
             raise FileNotFoundError(
                 f"no checkpoint at {target}; --resume needs the folder of an earlier run."
@@ -102,7 +105,7 @@ class RunDir:
         return torch.load(target, map_location=map_location, weights_only=False)
 
     def has_checkpoint(self, name: str = CHECKPOINT) -> bool:
-        return self.file(name).is_file()
+        return (self.path / name).is_file()
 
 
 class Stopwatch:
