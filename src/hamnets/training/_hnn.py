@@ -440,6 +440,18 @@ def fit_derivatives(
         model, x, dxdt, config, generator,
         label=label, x_test=x_test, dxdt_test=dxdt_test, parallel=parallel,
     )  # fmt: skip
+    return _run_stage(stage, config, label, quiet, on_interrupt, parallel)
+
+
+def _run_stage(
+    stage: _DerivativeFit | _TrajectoryFit,
+    config: HNNConfig,
+    label: str,
+    quiet: bool,
+    on_interrupt: Callable[[int], None] | None,
+    parallel: Parallel,
+) -> list[dict[str, Any]]:
+    """Train ``stage`` to its end with Ctrl-C as a stop request; returns the history."""
     history: list[dict[str, Any]] = []
     with StopFlag() as stop:
         _train(
@@ -487,19 +499,7 @@ def fit_trajectories(
     """
     parallel = Parallel() if parallel is None else parallel
     stage = _TrajectoryFit(model, states, t, config, dxdt=dxdt, label=label, parallel=parallel)
-    history: list[dict[str, Any]] = []
-    with StopFlag() as stop:
-        _train(
-            stage,
-            history,
-            stop,
-            desc=f"{config.system} {label}",
-            log_every=config.log_every,
-            quiet=quiet or not parallel.is_main,
-            on_interrupt=on_interrupt,
-            parallel=parallel,
-        )
-    return history
+    return _run_stage(stage, config, label, quiet, on_interrupt, parallel)
 
 
 @torch.no_grad()
