@@ -43,12 +43,17 @@ RESUMED = ClassifyConfig(dataset="double_moons", model="H2", nf=4, layers=4, t_e
                          epochs=2, batch_size=100, protocol="joint")  # fmt: skip
 
 
-def _worker(rank: int, port: int, world: int, out_dir: str, fail_at: int | None) -> None:
-    os.environ.update(  # this child's own environment, as torchrun would set it
+def _as_torchrun_child(rank: int, port: int, world: int) -> None:
+    """This child's own environment, as torchrun would set it; one thread, like each rank."""
+    os.environ.update(
         RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
     )  # fmt: skip
     torch.set_num_threads(1)
+
+
+def _worker(rank: int, port: int, world: int, out_dir: str, fail_at: int | None) -> None:
+    _as_torchrun_child(rank, port, world)
     parallel = Parallel.from_env()
 
     def on_iteration(step: int) -> None:
@@ -118,11 +123,7 @@ def _images() -> ImageData:
 
 
 def _image_worker(rank: int, port: int, world: int, out_dir: str) -> None:
-    os.environ.update(
-        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
-    )  # fmt: skip
-    torch.set_num_threads(1)
+    _as_torchrun_child(rank, port, world)
     parallel, out = Parallel.from_env(), Path(out_dir)
     metrics = run_mnist(IMAGES, out / "ddp", data=_images(), quiet=True, plots=False,
                         parallel=parallel)  # fmt: skip
@@ -222,11 +223,7 @@ def _run_hnn(config: HNNConfig, out: Path, parallel: Parallel, **kwargs) -> tupl
 
 
 def _hnn_worker(rank: int, port: int, world: int, out_dir: str) -> None:
-    os.environ.update(
-        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
-    )  # fmt: skip
-    torch.set_num_threads(1)
+    _as_torchrun_child(rank, port, world)
     parallel = Parallel.from_env()
     out = Path(out_dir)
 
