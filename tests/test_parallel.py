@@ -159,11 +159,15 @@ def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_th
     assert (tmp_path / "interrupted-rank0").exists() and (tmp_path / "interrupted-rank1").exists()
     ckpt = RunDir(tmp_path / "cut").load_checkpoint()
     assert (ckpt["epoch"], ckpt["batch"]) == (1, 2)
-    run_mnist(None, tmp_path / "cut", resume=True, data=_images(), quiet=True, plots=False,
-              parallel=Parallel())  # fmt: skip
+    again = run_mnist(None, tmp_path / "cut", resume=True, data=_images(), quiet=True,
+                      plots=False, parallel=Parallel())  # fmt: skip
     resumed = RunDir(tmp_path / "cut").load_checkpoint()["model"]
     for name, value in expected.items():
         torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-5, msg=name)
+    # the interrupted epoch's training statistics count both ranks' steps before the stop
+    for a, b in zip(again["per_epoch"], single["per_epoch"], strict=True):
+        assert a["train_acc"] == b["train_acc"]
+        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
 
 
 @pytest.mark.slow

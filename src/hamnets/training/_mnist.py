@@ -316,19 +316,22 @@ def run_mnist(
         scheduler.load_state_dict(ckpt["scheduler"])
         loader_gen.set_state(ckpt["loader_state"])
         history = list(ckpt["history"])
-        epoch, start_batch, sums = ckpt["epoch"], ckpt["batch"], dict(ckpt["sums"])
+        epoch, start_batch = ckpt["epoch"], ckpt["batch"]
+        if parallel.is_main:  # the stored sums are over all ranks: count them once
+            sums = dict(ckpt["sums"])
         clock = Stopwatch(ckpt["wall"], ckpt["cpu"])
     net = parallel.wrap(model)  # DDP averages the gradients of the ranks' shards
 
     def checkpoint(at_epoch: int, at_batch: int, epoch_state: torch.Tensor) -> None:
-        if not parallel.is_main:  # the state is the same on every rank
+        every_rank = {key: parallel.sum(v) for key, v in sums.items()}  # a collective
+        if not parallel.is_main:  # the rest of the state is the same on every rank
             return
         run.save_checkpoint(
             {
                 "config": dataclasses.asdict(config),
                 "epoch": at_epoch,
                 "batch": at_batch,
-                "sums": dict(sums),
+                "sums": every_rank,
                 "loader_state": epoch_state,  # generator state at the start of that epoch
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
