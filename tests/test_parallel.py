@@ -107,6 +107,9 @@ def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_t
     for name, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-5)
     torch.testing.assert_close(resumed.W, full.W, rtol=0, atol=1e-5)
+    for a, b in zip(resumed.history, full.history, strict=True):  # both ranks' steps counted
+        assert a["batch_accuracy"] == b["batch_accuracy"]
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
 
 
 # -- images (classify --dataset mnist) ---------------------------------------------------------

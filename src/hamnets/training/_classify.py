@@ -134,7 +134,8 @@ def fit_classifier(
         protocol.load_state_dict(ckpt["protocol"])
         gens["shuffle"].set_state(ckpt["shuffle_state"])
         epoch, batch, perm, history = ckpt["epoch"], ckpt["batch"], ckpt["perm"], ckpt["history"]
-        sums = ckpt["sums"]
+        if parallel.is_main:  # the stored sums are over all ranks: count them once
+            sums = ckpt["sums"]
         clock = Stopwatch(ckpt["wall_seconds"], ckpt["cpu_seconds"])
         if gradients is not None:
             gradients.load_state_dict(ckpt["gradients"])
@@ -142,7 +143,10 @@ def fit_classifier(
             epoch = config.epochs
 
     def checkpoint(done: bool = False) -> None:
-        if run is None or not parallel.is_main:  # the state is the same on every rank
+        if run is None:
+            return
+        every_rank = {key: parallel.sum(v) for key, v in sums.items()}  # a collective
+        if not parallel.is_main:  # the rest of the state is the same on every rank
             return
         run.save_checkpoint(
             {
@@ -154,7 +158,7 @@ def fit_classifier(
                 "batch": batch,
                 "perm": perm,
                 "history": history,
-                "sums": sums,
+                "sums": every_rank,
                 "wall_seconds": clock.wall,
                 "cpu_seconds": clock.cpu,
                 "done": done,
@@ -181,7 +185,7 @@ def fit_classifier(
                 loss, correct = protocol.train_step(
                     x_train[idx], y_train[idx], epoch, step, steps_per_epoch
                 )
-                sums["loss"] += loss
+                sums["loss"] += loss * idx.shape[0]  # weighted by the shard's size
                 sums["correct"] += correct
                 sums["seen"] += idx.shape[0]
                 if gradients is not None:
@@ -194,15 +198,13 @@ def fit_classifier(
                 if parallel.any(stop.raised):  # all ranks stop after the same step
                     checkpoint()
                     raise Interrupted(f"interrupted in epoch {epoch}, step {batch}")
-            k = max(1, batch)
-            # Epoch statistics over every rank's shard (each rank's loss is its shard's mean).
+            # Epoch statistics over every rank's shard, per sample (so also across a resume
+            # on another number of processes).
             totals = {key: parallel.sum(v) for key, v in sums.items()}
             history.append(
                 {
                     "epoch": epoch,
-                    "loss": totals["loss"] / (k * parallel.world_size)
-                    if totals["seen"]
-                    else float("nan"),
+                    "loss": totals["loss"] / totals["seen"] if totals["seen"] else float("nan"),
                     "batch_accuracy": totals["correct"] / max(1, totals["seen"]),
                     "lr": protocol.lr_at(epoch, (epoch + 1) * steps_per_epoch - 1, steps_per_epoch),
                     "wall_seconds": clock.wall,
