@@ -1,6 +1,6 @@
 """Hamiltonian neural networks: a learned scalar H and its field J grad H."""
 
-from ._base import HamiltonianField, SeparableField
+from .._field import HamiltonianField, SeparableField
 from ._baseline import MLPField
 from ._hamiltonian import HamiltonianNN
 from ._mlp import MLP, EnergyMLP, orthogonal_init, xavier_init

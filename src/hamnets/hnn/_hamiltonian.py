@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import HamiltonianField
+from .._field import HamiltonianField
 
 
 class HamiltonianNN(HamiltonianField):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import SeparableField
+from .._field import SeparableField
 
 
 def _scalar(out: torch.Tensor) -> torch.Tensor:

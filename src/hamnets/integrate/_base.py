@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import ClassVar
 
 import torch
 
-Field = Callable[[torch.Tensor], torch.Tensor]
+from .._field import Field
 
 
 def _positive(value: object, name: str, who: str, *, allow_none: bool = False) -> float | None:
@@ -30,7 +29,8 @@ class Solver:
         order: global order of accuracy ``p`` (error ``O(h^p)``).
         symplectic: whether the one-step map preserves ``J`` for Hamiltonian fields.
         needs_separable: whether the field must be a separable ``H = T(p) + V(q)`` (providing
-            ``dh_dq(q)`` and ``dh_dp(p)``, see :class:`hamnets.hnn.SeparableField`).
+            ``dh_dq(q)`` and ``dh_dp(p)``, see
+            :class:`hamnets._field.SeparableField`).
         adaptive: whether the step size is chosen by error control.
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..hnn._base import SeparableField
+from .._field import SeparableField
 
 
 class HamiltonianSystem(SeparableField):

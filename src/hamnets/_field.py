@@ -1,11 +1,28 @@
-"""The HNN base class: a learned (or exact) scalar H and its field ``f(x) = J grad H(x)``."""
+"""The field contracts that systems, HNNs and integrators all speak, stated once.
+
+* :data:`Field`: anything an integrator can step, a callable ``f(x)`` on states
+  ``(batch, dim)``.
+* :class:`HamiltonianField`: a scalar ``H`` and its field ``J grad H`` on states ``x = [q, p]``.
+* :class:`SeparableField`: ``H = T(p) + V(q)``, whose partial gradients explicit symplectic
+  solvers call apart.
+
+Exact systems (:mod:`hamnets.systems`), learned models (:mod:`hamnets.hnn`) and solvers
+(:mod:`hamnets.integrate`) import these from here; none of them imports another for them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .._structure import canonical_j
+from ._structure import canonical_j
+
+__all__ = ["Field", "HamiltonianField", "SeparableField"]
+
+#: a vector field an integrator steps: states ``(batch, dim)`` -> time derivatives, same shape.
+Field = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _check_dim(dim: object, who: str) -> int:
