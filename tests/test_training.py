@@ -14,10 +14,11 @@ from hamnets.training import (
     ClassifyConfig,
     Interrupted,
     RunDir,
+    RunOptions,
     fit_classifier,
     paper_lr_factor,
 )
-from hamnets.training._readout_fit import augment
+from hamnets.training.classify._readout_fit import augment
 
 
 def test_paper_schedule_matches_the_reference_step_reset():
@@ -105,26 +106,25 @@ def test_ctrl_c_saves_and_resume_reproduces_the_uninterrupted_run(tmp_path, prot
     full = fit_classifier(cfg)
     run = RunDir(tmp_path / "run")
 
-    def interrupt(step: int) -> None:
-        if step == 30:  # mid-way through epoch 1 (20 steps per epoch)
+    def interrupt(phase: str, done: int) -> None:
+        if done == 31:  # mid-way through epoch 1 (20 steps per epoch)
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted):
-        fit_classifier(cfg, run, on_iteration=interrupt)
+        fit_classifier(cfg, RunOptions(out=str(run.path)), on_step=interrupt)
     ckpt = run.load_checkpoint()
-    assert (ckpt["epoch"], ckpt["batch"]) == (1, 11)
-    resumed = fit_classifier(cfg, run, resume=True)
+    assert divmod(ckpt["engine"]["done"], 20) == (1, 11)
+    resumed = fit_classifier(cfg, RunOptions(resume=str(run.path)))
     for key in ("train_accuracy", "test_accuracy", "final_loss"):
         assert resumed.metrics[key] == full.metrics[key]
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
 
 
 def test_resume_refuses_another_config(tmp_path):
-    run = RunDir(tmp_path)
     cfg = ClassifyConfig(**SMALL)
-    fit_classifier(cfg, run)
-    with pytest.raises(ValueError, match="another configuration"):
-        fit_classifier(ClassifyConfig(**dict(SMALL, epochs=4)), run, resume=True)
+    fit_classifier(cfg, RunOptions(out=str(tmp_path / "run")))
+    with pytest.raises(ValueError, match="the run was made with epochs = 3 \\(given: 4\\)"):
+        fit_classifier(ClassifyConfig(**dict(SMALL, epochs=4)), RunOptions(resume=str(tmp_path / "run")))
 
 
 @pytest.mark.parametrize(
@@ -151,5 +151,5 @@ def test_batch_larger_than_data_is_refused():
 def test_config_round_trips_through_dict():
     cfg = ClassifyConfig(input_features=(0, 3), **SMALL)
     assert ClassifyConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(ValueError, match="unknown fields"):
+    with pytest.raises(ValueError, match="unknown key 'colour'"):
         ClassifyConfig.from_dict(dict(cfg.to_dict(), colour="red"))

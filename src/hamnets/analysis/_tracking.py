@@ -103,8 +103,11 @@ class GradientRecorder:
         return save_gradients(path, self.iterations, self.norms, **meta)
 
     def state_dict(self) -> dict:
-        return {"iterations": self.iterations, "norms": self.norms}
+        """Tensors only, so a checkpoint holding it loads with ``weights_only=True``."""
+        return {"iterations": torch.from_numpy(self.iterations), "norms": torch.from_numpy(self.norms)}
 
     def load_state_dict(self, state: dict) -> None:
         self._steps = [int(s) for s in state["iterations"]]
-        self._norms = list(np.asarray(state["norms"], dtype=np.float64))
+        norms = state["norms"]
+        norms = norms.numpy() if isinstance(norms, torch.Tensor) else norms
+        self._norms = list(np.asarray(norms, dtype=np.float64))

@@ -1,41 +1,57 @@
-"""Training: frozen configurations, fit loops, run directories and checkpoints."""
+"""Training: one engine, run folders you can trust, and one package per task.
 
-from ._classify import ClassifyResult, Interrupted, fit_classifier, seeded_generators
-from ._config import PROTOCOLS, ClassifyConfig
-from ._depth_comparison import DepthProfile, compare_depth_profiles, depth_profile
-from ._hnn import (
-    HNNConfig,
-    derivative_mse,
-    fit_derivatives,
-    fit_trajectories,
-    rollout_metrics,
-    run_hnn,
-)
-from ._mnist import (
-    IMAGE_MODELS,
-    PAPER_HYPERPARAMETERS,
-    MnistConfig,
-    build_image_model,
-    evaluate_mnist,
-    run_mnist,
-)
+* :mod:`~hamnets.training.classify`: H-DNN classifiers on 2D data (``hamnets classify``);
+* :mod:`~hamnets.training.images`: MNIST-format image sets (``hamnets classify --dataset mnist``);
+* :mod:`~hamnets.training.hnn`: Hamiltonian neural networks (``hamnets hnn``).
+
+Each task's ``run`` takes a frozen configuration and :class:`RunOptions` and plugs its steps
+into the :class:`Engine` (resume, Ctrl-C, checkpoints, the non-finite guard, progress).
+"""
+
+from ._configs import ConfigError, RunConfig
+from ._device import resolve_device
+from ._engine import Diverged, Engine, Interrupted, Phase, Stopwatch, progress
+from ._folder import RunLock, claim_run_folder
 from ._parallel import Parallel
-from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
-from ._readout_fit import AdamReadout
-from ._rundir import RunDir, Stopwatch, progress, resolve_device
+from ._rundir import RunDir, RunFolderError
+from ._session import RunOptions, RunSession
+from .classify import (
+    PROTOCOLS,
+    AdamReadout,
+    ClassifyConfig,
+    ClassifyResult,
+    DepthProfile,
+    JointProtocol,
+    PaperProtocol,
+    compare_depth_profiles,
+    depth_profile,
+    fit_classifier,
+    paper_lr_factor,
+    seeded_generators,
+)
 
 __all__ = [
     "AdamReadout",
     "ClassifyConfig",
     "ClassifyResult",
+    "ConfigError",
     "DepthProfile",
+    "Diverged",
+    "Engine",
     "Interrupted",
     "JointProtocol",
     "PROTOCOLS",
     "PaperProtocol",
     "Parallel",
+    "Phase",
+    "RunConfig",
     "RunDir",
+    "RunFolderError",
+    "RunLock",
+    "RunOptions",
+    "RunSession",
     "Stopwatch",
+    "claim_run_folder",
     "compare_depth_profiles",
     "depth_profile",
     "fit_classifier",
@@ -43,16 +59,4 @@ __all__ = [
     "progress",
     "resolve_device",
     "seeded_generators",
-    "HNNConfig",
-    "derivative_mse",
-    "fit_derivatives",
-    "fit_trajectories",
-    "rollout_metrics",
-    "run_hnn",
-    "MnistConfig",
-    "IMAGE_MODELS",
-    "PAPER_HYPERPARAMETERS",
-    "build_image_model",
-    "run_mnist",
-    "evaluate_mnist",
 ]

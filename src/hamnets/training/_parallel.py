@@ -132,6 +132,28 @@ class Parallel:
         """True on every rank if ``flag`` is true on any rank (e.g. Ctrl-C seen by one)."""
         return self.sum(float(flag)) > 0 if self.active else flag
 
+    def all(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on every rank."""
+        return not self.any(not flag)
+
+    def flags(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag OR-ed over the ranks, in one collective."""
+        if not self.active:
+            return tuple(bool(f) for f in flags)
+        t = torch.tensor([float(f) for f in flags], dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t)
+        return tuple(bool(v > 0) for v in t.tolist())
+
+    def broadcast(self, obj: object) -> object:
+        """Rank 0's ``obj`` on every rank (e.g. the run folder rank 0 chose)."""
+        if not self.active:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def sum(self, value: float) -> float:
         """Sum a number over all ranks (for epoch statistics)."""
         if not self.active:

@@ -1,8 +1,14 @@
-"""Run directories: the files every training command writes, written safely.
+"""Run folders: the files every training command writes, written atomically, read safely.
 
-A run directory holds ``config.json`` (the frozen configuration), ``metrics.json``,
-``history.csv`` and ``checkpoint.pt``. Every file is written to a temporary name first and
-then renamed, so an interrupted run never leaves a half-written file behind.
+A run folder holds ``config.json`` (the frozen configuration), ``checkpoint.pt`` (the training
+state), ``metrics.json``, ``history.csv`` and the task's pictures. The contract:
+
+* every file is written to a temporary name first and then renamed, so an interrupted run
+  never leaves a half-written file behind;
+* a checkpoint is loaded with ``torch.load(..., weights_only=True)``: it holds tensors and
+  plain containers only, and a file that is anything else is refused without running code;
+* whatever is wrong with a file a user hands us (missing, truncated, not JSON, not a
+  checkpoint, a bad value) is a :class:`RunFolderError`: one line that names the file.
 """
 
 from __future__ import annotations
@@ -12,21 +18,39 @@ import dataclasses
 import json
 import math
 import os
-import time
-from collections.abc import Mapping, Sequence
+import pickle
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+__all__ = ["RunDir", "RunFolderError", "CHECKPOINT", "CONFIG", "FORMAT", "atomic_write"]
+
 CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.json"
+#: the version of the run-folder format; checkpoints and configs carry it (absent: version 1).
+FORMAT = 2
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)  # the run folder, on its first file
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+class RunFolderError(ValueError):
+    """A run folder, or a file in it, that cannot be used: one line naming the file."""
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` then rename ``tmp`` to ``path``; an error leaves ``path`` untouched."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # keeps the suffix: formats
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _jsonable(obj: Any) -> Any:
@@ -46,35 +70,44 @@ def _jsonable(obj: Any) -> Any:
 
 
 class RunDir:
-    """A folder for the outputs of one run.
+    """The files of one run folder.
 
     Args:
-        path: the folder; created (with parents) when the first file is written, so a run
-            refused before it starts leaves nothing behind.
+        path: the folder. Writing creates it (with parents) on the first file; choosing and
+            locking it is :func:`hamnets.training.claim_run_folder`'s job.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--out {self.path} exists and is not a folder; pick another path.")
+            raise RunFolderError(f"{self.path} exists and is not a folder; pick another path.")
 
     def file(self, name: str) -> Path:
         """The path of ``name`` in the folder, for writing (the folder is created)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFolderError(
+                f"cannot create the run folder {self.path}: {exc.strerror or exc}"
+            ) from None
         return self.path / name
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write ``obj`` (dataclasses, tensors and numpy scalars allowed) as indented JSON."""
         target = self.file(name)
         text = json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n"
-        _atomic_write(target, lambda p: p.write_text(text))
+        atomic_write(target, lambda p: p.write_text(text))
         return target
 
     def read_json(self, name: str) -> Any:
+        """The JSON in ``name``; a missing or malformed file is a :class:`RunFolderError`."""
         target = self.path / name
         if not target.is_file():
-            raise FileNotFoundError(f"{target} not found: is {self.path} a hamnets run folder?")
-        return json.loads(target.read_text())
+            raise RunFolderError(f"{target} not found: is {self.path} a hamnets run folder?")
+        try:
+            return json.loads(target.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunFolderError(f"{target} is not readable JSON ({exc}).") from None
 
     def write_csv(self, name: str, rows: Sequence[Mapping[str, Any]]) -> Path:
         """Write a list of dicts (same keys) as CSV; an empty list writes an empty file."""
@@ -87,80 +120,55 @@ class RunDir:
                     writer.writeheader()
                     writer.writerows(_jsonable(list(rows)))
 
-        _atomic_write(target, write)
+        atomic_write(target, write)
+        return target
+
+    def write_figure(self, name: str, fig: Any, **savefig: Any) -> Path:
+        """Save a matplotlib figure as ``name`` (atomically; the format from the suffix)."""
+        target = self.file(name)
+        fmt = Path(name).suffix.lstrip(".") or "png"
+        atomic_write(target, lambda p: fig.savefig(p, format=fmt, **savefig))
         return target
 
     def save_checkpoint(self, state: Mapping[str, Any], name: str = CHECKPOINT) -> Path:
-        """Save a checkpoint dict with ``torch.save`` (atomically)."""
+        """Save a checkpoint dict (tensors and plain containers) with ``torch.save``."""
         target = self.file(name)
-        _atomic_write(target, lambda p: torch.save(dict(state), p))
+        atomic_write(target, lambda p: torch.save(dict(state), p))
         return target
 
     def load_checkpoint(self, name: str = CHECKPOINT, map_location: Any = "cpu") -> dict:
+        """Load a checkpoint with ``weights_only=True``: nothing in it can run code.
+
+        Raises:
+            RunFolderError: the file is missing, truncated, or not a hamnets checkpoint.
+        """
         target = self.path / name
         if not target.is_file():
-            raise FileNotFoundError(
+            raise RunFolderError(
                 f"no checkpoint at {target}; --resume needs the folder of an earlier run."
             )
-        return torch.load(target, map_location=map_location, weights_only=False)
+        try:
+            with warnings.catch_warnings():  # e.g. about the pickle protocol of a bad file
+                warnings.simplefilter("ignore")
+                state = torch.load(target, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError:
+            raise RunFolderError(
+                f"{target} is not a hamnets checkpoint: it is not made of tensors and plain "
+                f"containers only (refused without running anything in it)."
+            ) from None
+        except (OSError, EOFError, RuntimeError, ValueError, zipfile.BadZipFile) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunFolderError(
+                f"{target} is not a readable checkpoint (empty, truncated or corrupt: "
+                f"{text[:100]})."
+            ) from None
+        if not isinstance(state, dict):
+            raise RunFolderError(f"{target} is not a hamnets checkpoint (no dict inside).")
+        return state
 
     def has_checkpoint(self, name: str = CHECKPOINT) -> bool:
         return (self.path / name).is_file()
 
-
-class Stopwatch:
-    """Wall-clock and process CPU seconds since construction, resumable across restarts.
-
-    Args:
-        wall_offset, cpu_offset: seconds already spent (from a checkpoint) to add.
-    """
-
-    def __init__(self, wall_offset: float = 0.0, cpu_offset: float = 0.0) -> None:
-        self._wall0 = time.perf_counter() - wall_offset
-        self._cpu0 = time.process_time() - cpu_offset
-
-    @property
-    def wall(self) -> float:
-        return time.perf_counter() - self._wall0
-
-    @property
-    def cpu(self) -> float:
-        return time.process_time() - self._cpu0
-
-
-def progress(total: int, *, desc: str, quiet: bool, initial: int = 0, unit: str = "it"):
-    """A tqdm progress bar (to stderr) that ``quiet=True`` turns off."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        initial=initial,
-        unit=unit,
-        disable=quiet,
-        dynamic_ncols=True,
-        leave=True,
-    )
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn a ``--device`` string into a device, refusing one that is not available."""
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"--device {name!r} is not a device name; use cpu, cuda or cuda:N."
-        ) from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"--device {name} asked for CUDA, but no CUDA GPU is available here; use --device cpu."
-        )
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device {name}: only cpu and cuda are supported.")
-    if device.type == "cuda" and device.index is not None:
-        count = torch.cuda.device_count()
-        if device.index >= count:
-            raise ValueError(
-                f"--device {name}: this machine has {count} CUDA GPU(s), numbered 0 to {count - 1}."
-            )
-    return device
+    def holds_run(self) -> bool:
+        """Whether the folder holds a hamnets run (a ``config.json`` or a checkpoint)."""
+        return (self.path / CONFIG).is_file() or (self.path / CHECKPOINT).is_file()

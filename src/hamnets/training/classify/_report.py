@@ -5,19 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._classify import ClassifyResult
-from ._rundir import RunDir
+from .._rundir import RunDir, atomic_write
+from ._run import ClassifyResult
 
 __all__ = ["write_classify_outputs"]
 
 
 @torch.no_grad()
-def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 200) -> None:
+def write_classify_outputs(
+    result: ClassifyResult, run: RunDir, *, grid: int = 200, plots: bool = True
+) -> None:
     """Write ``metrics.json``, ``history.csv``, ``decision_boundary.png``, ``propagation.png``
     and ``propagation.gif`` into ``run``; with tracked gradients also ``gradients.npz`` and
-    ``gradient_norms.png``."""
-    from ..datasets import pad_features
-    from ..plotting import (
+    ``gradient_norms.png``. ``plots=False`` writes the files without pictures."""
+    from ...datasets import pad_features
+    from ...plotting import (
         new_figure,
         plot_decision_boundary,
         propagation_figure,
@@ -26,6 +28,10 @@ def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 2
 
     run.write_json("metrics.json", result.metrics)
     run.write_csv("history.csv", result.history)
+    if result.gradients is not None:
+        write_gradient_outputs(result, run, plots=plots)
+    if not plots:
+        return
 
     data, model = result.data, result.model
     device = result.W.device
@@ -47,24 +53,23 @@ def write_classify_outputs(result: ClassifyResult, run: RunDir, *, grid: int = 2
         labels,
         title=f"{result.config.model}, L={model.n_layers}: test {acc:.2%}",
     )
-    fig.savefig(run.file("decision_boundary.png"), dpi=110)
+    run.write_figure("decision_boundary.png", fig, dpi=110)
 
     states = model(data.x_test.to(device), return_states=True).cpu().numpy()  # (L+1, n, nf)
     W = result.W.cpu().numpy().reshape(-1)
     mu = float(result.mu.cpu().reshape(-1)[0])
-    propagation_figure(states, labels, W, mu).savefig(run.file("propagation.png"), dpi=100)
-    save_propagation_gif(run.file("propagation.gif"), states, labels, W, mu)
-    if result.gradients is not None:
-        write_gradient_outputs(result, run)
+    run.write_figure("propagation.png", propagation_figure(states, labels, W, mu), dpi=100)
+    target = run.file("propagation.gif")
+    atomic_write(target, lambda p: save_propagation_gif(p, states, labels, W, mu))
 
 
-def write_gradient_outputs(result: ClassifyResult, run: RunDir) -> None:
+def write_gradient_outputs(result: ClassifyResult, run: RunDir, *, plots: bool = True) -> None:
     """``gradients.npz`` (iterations (n,), norms (n, L+1)) and ``gradient_norms.png``."""
-    from ..plotting import gradient_norms_figure
+    from ...plotting import gradient_norms_figure
 
     rec, cfg = result.gradients, result.config
-    rec.save(run.file("gradients.npz"), model=cfg.model, dataset=cfg.dataset)
-    title = f"{cfg.model} on {cfg.dataset}, L = {cfg.layers}"
-    gradient_norms_figure(rec.iterations, rec.norms, title=title).savefig(
-        run.file("gradient_norms.png"), dpi=100
-    )
+    rec.save(run.file("gradients.npz"), model=cfg.model, dataset=cfg.dataset)  # atomic
+    if plots:
+        title = f"{cfg.model} on {cfg.dataset}, L = {cfg.layers}"
+        fig = gradient_norms_figure(rec.iterations, rec.norms, title=title)
+        run.write_figure("gradient_norms.png", fig, dpi=100)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..analysis import backward_sensitivity, spectral_norm
-from ..hdnn import BASELINE_NAMES, MODEL_NAMES, HamiltonianDNN, build_hdnn
-from ._classify import fit_classifier, load_data, seeded_generators
+from ...analysis import backward_sensitivity, spectral_norm
+from ...hdnn import BASELINE_NAMES, MODEL_NAMES, HamiltonianDNN, build_hdnn
+from .._session import RunOptions
+from ._run import fit_classifier, load_data, seeded_generators
 from ._config import ClassifyConfig
 
 __all__ = ["DepthProfile", "compare_depth_profiles", "depth_profile"]
@@ -68,7 +69,7 @@ def compare_depth_profiles(
         # the same generator draws fit_classifier makes, so this is the model it starts from
         init = build_hdnn(name, cfg.nf, cfg.layers, cfg.t_end, generator=gens["init"])
         initial = depth_profile(init, x)
-        result = fit_classifier(cfg, None, quiet=quiet)
+        result = fit_classifier(cfg, RunOptions(folder=False, quiet=quiet))
         trained = depth_profile(result.model, x.to(result.W.device))
         out.append(DepthProfile(name, initial, trained, result.metrics["test_accuracy"]))
     return out

@@ -1,13 +1,14 @@
-"""Frozen configuration of a classification run: the single description of what was run."""
+"""Frozen configuration of a 2D classification run: the single description of what was run."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ..hdnn import BASELINE_NAMES, MODEL_NAMES, Graph, parse_graph
+from ...hdnn import BASELINE_NAMES, MODEL_NAMES, Graph, parse_graph
+from .._configs import RunConfig, free
 
 __all__ = ["ClassifyConfig", "PROTOCOLS"]
 
@@ -21,7 +22,7 @@ DEFAULT_EPOCHS = {"paper": 50, "joint": 100}
 
 
 @dataclass(frozen=True)
-class ClassifyConfig:
+class ClassifyConfig(RunConfig):
     """Everything that defines a 2D classification run.
 
     Attributes:
@@ -37,7 +38,7 @@ class ClassifyConfig:
         alpha: weight of the smoothness regulariser.
         seed: seed of the data, the initialisation and the shuffling.
         protocol: ``paper`` (the reference procedure) or ``joint`` (end to end).
-        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (a resumed run may change it).
         input_features: the features that carry x1 and x2 (default: 0 and nf - 1).
         readout_steps: paper protocol: Adam steps of the fresh read-out per mini-batch.
         readout_ridge: ridge coefficient of the read-out (paper protocol).
@@ -53,6 +54,8 @@ class ClassifyConfig:
             saved configuration restores the topology without re-reading a file.
     """
 
+    KIND: ClassVar[str] = "classify"
+
     dataset: str = "swiss_roll"
     model: str = "H1_J1"
     nf: int = 4
@@ -64,7 +67,7 @@ class ClassifyConfig:
     alpha: float = 5e-4
     seed: int = 0
     protocol: str = "joint"
-    device: str = "cpu"
+    device: str = free("cpu")
     input_features: tuple[int, int] | None = None
     readout_steps: int = 10
     readout_ridge: float = 1e-4
@@ -140,14 +143,3 @@ class ClassifyConfig:
         if self.graph is None:
             return None
         return Graph.from_edges(self.nf // 2, self.graph_edges, self.graph)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClassifyConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"config has unknown fields {unknown}; is it from another version?")
-        return cls(**data)

@@ -12,9 +12,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..hdnn import HamiltonianDNN, Readout
+from ...hdnn import HamiltonianDNN, Readout
 from ._config import ClassifyConfig
-from ._parallel import Parallel
+from .._parallel import Parallel
 from ._readout_fit import AdamReadout, augment
 
 __all__ = ["PaperProtocol", "JointProtocol", "paper_lr_factor", "make_protocol"]
