@@ -71,7 +71,7 @@ def test_short_classify_run_writes_every_output(tmp_path, capsys):
         (["classify", "--dataset", "spiral"], "swiss_roll, double_circles, double_moons"),
         (["classify", "--model", "H3"], "H1_J1, H1_J2, H2, MS1, MS2, MS3"),
         (["classify", "--model", "H2", "--nf", "5"], "even nf"),
-        (["classify", "--t-end", "0"], "t_end must be"),
+        (["classify", "--t-end", "0"], "--t-end: expected a finite number > 0"),
         (["classify", "--resume", "/nonexistent/run"], "config.json not found"),
         (["classify", "--device", "cuda:7"], "cuda"),
     ],

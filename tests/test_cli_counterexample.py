@@ -37,7 +37,7 @@ def test_counterexample_other_parameters_without_gif(tmp_path) -> None:
     ("flags", "message"),
     [
         (["--h", "0.03"], "T / h must be a whole number"),
-        (["--gamma", "0"], "gamma must be"),
+        (["--gamma", "0"], "--gamma: expected a finite number > 0"),
         (["--y0", "0", "0"], "cannot be normalised"),
         (["--frames", "0"], "--frames"),
     ],

@@ -23,6 +23,7 @@ from hamnets.training import (
     ClassifyConfig,
     Interrupted,
     RunDir,
+    RunOptions,
     compare_depth_profiles,
     fit_classifier,
 )
@@ -77,13 +78,13 @@ def test_tracking_survives_ctrl_c_and_resume(tmp_path) -> None:
     full = fit_classifier(cfg)
     run = RunDir(tmp_path / "run")
 
-    def interrupt(step: int) -> None:
-        if step == 5:
+    def interrupt(phase: str, done: int) -> None:
+        if done == 6:  # after step index 5
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted):
-        fit_classifier(cfg, run, on_iteration=interrupt)
-    resumed = fit_classifier(cfg, run, resume=True)
+        fit_classifier(cfg, RunOptions(out=str(run.path), plots=False), on_step=interrupt)
+    resumed = fit_classifier(None, RunOptions(resume=str(run.path), plots=False))
     np.testing.assert_array_equal(resumed.gradients.iterations, full.gradients.iterations)
     np.testing.assert_allclose(resumed.gradients.norms, full.gradients.norms, rtol=1e-6)
 

@@ -270,10 +270,10 @@ def test_config_stores_and_restores_the_topology(tmp_path) -> None:
 
 def test_cli_graph_uses_reference_defaults(tmp_path, monkeypatch) -> None:
     from hamnets.cli import main
-    from hamnets.training import _report
+    from hamnets.training.classify import _report
 
     results = []
-    monkeypatch.setattr(_report, "write_classify_outputs", lambda r, run: results.append(r))
+    monkeypatch.setattr(_report, "write_classify_outputs", lambda r, run, **kw: results.append(r))
     out = tmp_path / "run"
     argv = ["classify", "--model", "H2", "--graph", "ring:8", "--dataset", "swiss_roll",
             "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip

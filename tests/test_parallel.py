@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from hamnets.training._hnn import Interrupted as HNNInterrupted
 
 from hamnets.datasets import ImageData
 from hamnets.distributed import launch
@@ -27,11 +28,11 @@ from hamnets.training import (
     MnistConfig,
     Parallel,
     RunDir,
+    RunOptions,
     fit_classifier,
     run_hnn,
     run_mnist,
 )
-from hamnets.training._hnn import Interrupted as HNNInterrupted
 
 CONFIGS = [
     ClassifyConfig(dataset="double_moons", model="H2", nf=4, layers=4, t_end=2.0, epochs=1,
@@ -56,24 +57,24 @@ def _worker(rank: int, port: int, world: int, out_dir: str, fail_at: int | None)
     _as_torchrun_child(rank, port, world)
     parallel = Parallel.from_env()
 
-    def on_iteration(step: int) -> None:
-        if rank == 1 and step == fail_at:
+    def on_step(phase: str, done: int) -> None:
+        if rank == 1 and fail_at is not None and done == fail_at + 1:
             raise RuntimeError("rank 1 failed on purpose")
 
     for config in CONFIGS:
-        result = fit_classifier(config, None, parallel=parallel, on_iteration=on_iteration)
+        result = fit_classifier(config, None, parallel=parallel, on_step=on_step)
         state = {**result.model.state_dict(), "W": result.W, "mu": result.mu}
         torch.save(state, Path(out_dir) / f"{config.protocol}-rank{rank}.pt")
     if fail_at is not None:
         return
 
-    def ctrl_c(step: int) -> None:
-        if rank == 1 and step == 50:
+    def ctrl_c(phase: str, done: int) -> None:
+        if rank == 1 and done == 51:  # after step index 50
             os.kill(os.getpid(), signal.SIGINT)
 
-    run = RunDir(Path(out_dir) / "run")
+    options = RunOptions(out=str(Path(out_dir) / "run"), plots=False)
     try:
-        fit_classifier(RESUMED, run, parallel=parallel, on_iteration=ctrl_c)
+        fit_classifier(RESUMED, options, parallel=parallel, on_step=ctrl_c)
     except Interrupted:
         (Path(out_dir) / f"interrupted-rank{rank}").touch()
 
@@ -101,8 +102,8 @@ def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_t
     assert (tmp_path / "interrupted-rank0").exists() and (tmp_path / "interrupted-rank1").exists()
     run = RunDir(tmp_path / "run")
     ckpt = run.load_checkpoint()
-    assert (ckpt["epoch"], ckpt["batch"]) == (1, 11)
-    resumed = fit_classifier(RESUMED, run, resume=True, parallel=Parallel())
+    assert divmod(ckpt["engine"]["done"], 40) == (1, 11)
+    resumed = fit_classifier(RESUMED, RunOptions(resume=str(run.path)), parallel=Parallel())
     full = fit_classifier(RESUMED, None, parallel=Parallel())
     for name, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-5)

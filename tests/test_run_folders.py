@@ -143,12 +143,17 @@ def test_fresh_folders_without_out(tmp_path, monkeypatch):
     lock1.release()
     second, lock2 = claim_run_folder(None, "swiss_roll_H1_J1")
     lock2.release()
-    assert (first.path, second.path) == (Path("runs/swiss_roll_H1_J1"), Path("runs/swiss_roll_H1_J1_2"))
+    assert (first.path, second.path) == (
+        Path("runs/swiss_roll_H1_J1"),
+        Path("runs/swiss_roll_H1_J1_2"),
+    )
 
 
 def test_a_locked_folder_is_refused_with_the_holders_pid(tmp_path):
     with RunLock(tmp_path / "run"):
-        with pytest.raises(RunFolderError, match=f"in use by another run \\(process {os.getpid()}\\)"):
+        with pytest.raises(
+            RunFolderError, match=f"in use by another run \\(process {os.getpid()}\\)"
+        ):
             RunLock(tmp_path / "run")
     RunLock(tmp_path / "run").release()  # released: free again
 

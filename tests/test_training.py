@@ -124,7 +124,9 @@ def test_resume_refuses_another_config(tmp_path):
     cfg = ClassifyConfig(**SMALL)
     fit_classifier(cfg, RunOptions(out=str(tmp_path / "run")))
     with pytest.raises(ValueError, match="the run was made with epochs = 3 \\(given: 4\\)"):
-        fit_classifier(ClassifyConfig(**dict(SMALL, epochs=4)), RunOptions(resume=str(tmp_path / "run")))
+        fit_classifier(
+            ClassifyConfig(**dict(SMALL, epochs=4)), RunOptions(resume=str(tmp_path / "run"))
+        )
 
 
 @pytest.mark.parametrize(

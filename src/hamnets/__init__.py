@@ -1,8 +1,21 @@
-"""hamnets: Hamiltonian deep neural networks and Hamiltonian neural networks in PyTorch."""
+"""hamnets: Hamiltonian deep neural networks and Hamiltonian neural networks in PyTorch.
 
-from . import hdnn, hnn, integrate, systems
-from ._structure import canonical_j, j1, j2
+Subpackages and names are imported on first use, so that the command line's ``--help``
+starts without importing torch.
+"""
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "hdnn", "hnn", "integrate", "systems", "canonical_j", "j1", "j2"]
+_EXPORTS = {
+    "hdnn": "",
+    "hnn": "",
+    "integrate": "",
+    "systems": "",
+    "canonical_j": "._structure",
+    "j1": "._structure",
+    "j2": "._structure",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["__version__", *_EXPORTS]

@@ -104,7 +104,10 @@ class GradientRecorder:
 
     def state_dict(self) -> dict:
         """Tensors only, so a checkpoint holding it loads with ``weights_only=True``."""
-        return {"iterations": torch.from_numpy(self.iterations), "norms": torch.from_numpy(self.norms)}
+        return {
+            "iterations": torch.from_numpy(self.iterations),
+            "norms": torch.from_numpy(self.norms),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self._steps = [int(s) for s in state["iterations"]]

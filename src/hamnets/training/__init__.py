@@ -4,59 +4,49 @@
 * :mod:`~hamnets.training.images`: MNIST-format image sets (``hamnets classify --dataset mnist``);
 * :mod:`~hamnets.training.hnn`: Hamiltonian neural networks (``hamnets hnn``).
 
-Each task's ``run`` takes a frozen configuration and :class:`RunOptions` and plugs its steps
-into the :class:`Engine` (resume, Ctrl-C, checkpoints, the non-finite guard, progress).
+Each task's run function takes a frozen configuration and :class:`RunOptions` and plugs its
+steps into the :class:`Engine` (resume, Ctrl-C, checkpoints, the non-finite guard, progress).
+Names are imported on first use (the command line's ``--help`` needs no torch).
 """
 
-from ._configs import ConfigError, RunConfig
-from ._device import resolve_device
-from ._engine import Diverged, Engine, Interrupted, Phase, Stopwatch, progress
-from ._folder import RunLock, claim_run_folder
-from ._parallel import Parallel
-from ._rundir import RunDir, RunFolderError
-from ._session import RunOptions, RunSession
-from .classify import (
-    PROTOCOLS,
-    AdamReadout,
-    ClassifyConfig,
-    ClassifyResult,
-    DepthProfile,
-    JointProtocol,
-    PaperProtocol,
-    compare_depth_profiles,
-    depth_profile,
-    fit_classifier,
-    paper_lr_factor,
-    seeded_generators,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "AdamReadout",
-    "ClassifyConfig",
-    "ClassifyResult",
-    "ConfigError",
-    "DepthProfile",
-    "Diverged",
-    "Engine",
-    "Interrupted",
-    "JointProtocol",
-    "PROTOCOLS",
-    "PaperProtocol",
-    "Parallel",
-    "Phase",
-    "RunConfig",
-    "RunDir",
-    "RunFolderError",
-    "RunLock",
-    "RunOptions",
-    "RunSession",
-    "Stopwatch",
-    "claim_run_folder",
-    "compare_depth_profiles",
-    "depth_profile",
-    "fit_classifier",
-    "paper_lr_factor",
-    "progress",
-    "resolve_device",
-    "seeded_generators",
-]
+_EXPORTS = {
+    "ConfigError": "._errors",
+    "Diverged": "._errors",
+    "Interrupted": "._errors",
+    "RunFolderError": "._errors",
+    "FORMAT": "._configs",
+    "RunConfig": "._configs",
+    "resolve_device": "._device",
+    "Engine": "._engine",
+    "Phase": "._engine",
+    "Stopwatch": "._engine",
+    "progress": "._engine",
+    "RunLock": "._folder",
+    "claim_run_folder": "._folder",
+    "Parallel": "._parallel",
+    "RunDir": "._rundir",
+    "atomic_write": "._rundir",
+    "RunOptions": "._session",
+    "RunSession": "._session",
+    **{
+        name: ".classify"
+        for name in (
+            "AdamReadout",
+            "ClassifyConfig",
+            "ClassifyResult",
+            "DepthProfile",
+            "JointProtocol",
+            "PROTOCOLS",
+            "PaperProtocol",
+            "compare_depth_profiles",
+            "depth_profile",
+            "fit_classifier",
+            "paper_lr_factor",
+            "seeded_generators",
+        )
+    },
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -20,15 +20,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from ._rundir import FORMAT, RunFolderError
+from ._errors import ConfigError
 
-__all__ = ["RunConfig", "ConfigError", "free", "differences"]
+__all__ = ["RunConfig", "ConfigError", "FORMAT", "free", "differences"]
+
+#: the version of the run-folder format; checkpoints and configs carry it (absent: version 1).
+FORMAT = 2
 
 C = TypeVar("C", bound="RunConfig")
-
-
-class ConfigError(RunFolderError):
-    """A configuration value of the wrong type or out of range: one line naming the key."""
 
 
 def free(default: Any) -> Any:
@@ -58,7 +57,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{key}: expected {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(
+            _coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
     if annotation is bool:
         if isinstance(value, bool):
             return value

@@ -12,7 +12,9 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise ValueError(f"--device {name!r} is not a device name; use cpu, cuda or cuda:N.") from None
+        raise ValueError(
+            f"--device {name!r} is not a device name; use cpu, cuda or cuda:N."
+        ) from None
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {name}: only cpu and cuda are supported.")
     if device.type == "cuda" and not torch.cuda.is_available():

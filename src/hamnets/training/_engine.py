@@ -28,8 +28,10 @@ from typing import Any, Protocol
 
 import torch
 
+from ._configs import FORMAT
+from ._errors import Diverged, Interrupted
 from ._parallel import Parallel
-from ._rundir import FORMAT, RunDir
+from ._rundir import RunDir
 from ._stop import StopFlag
 
 __all__ = [
@@ -46,18 +48,6 @@ __all__ = [
 
 #: statistics of one step, summed over a period and over ranks (``loss`` is guarded).
 Tally = Mapping[str, float]
-
-
-class Interrupted(Exception):
-    """Training stopped by Ctrl-C after saving a checkpoint (exit status 130)."""
-
-
-class Diverged(Exception):
-    """A non-finite loss or weight: the run stopped, its last good checkpoint kept (exit 3)."""
-
-    def __init__(self, message: str, *, phase: str, step: int) -> None:
-        super().__init__(message)
-        self.phase, self.step = phase, step
 
 
 class Stopwatch:
@@ -233,6 +223,7 @@ class Engine:
                 f"a weight became NaN or inf in {self.state.phase} at step {self.state.done}",
                 phase=self.state.phase,
                 step=self.state.done,
+                path=self._path,
             )
         if self.run is None or not self.parallel.is_main:
             return
@@ -269,6 +260,10 @@ class Engine:
         self.clock = Stopwatch(state.wall_seconds, state.cpu_seconds)
 
     @property
+    def _path(self):
+        return None if self.run is None else self.run.path
+
+    @property
     def finished(self) -> bool:
         return self.state.phase == DONE
 
@@ -303,9 +298,10 @@ class Engine:
                     self.checkpoint()  # a good state to go back to before the first step
                     fresh = False
                 self._run_phase(phase, stop)
+                if i == len(self.phases) - 1:  # the end: nothing left to resume
+                    self._stage = None
+                    self.state.phase, self.state.done, self.state.sums = DONE, 0, {}
                 self.checkpoint()
-        self._stage = None
-        self.state.phase, self.state.done, self.state.sums = DONE, 0, {}
 
     def _run_phase(self, phase: Phase, stop: StopFlag) -> None:
         stage, st, parallel = self._stage, self.state, self.parallel
@@ -330,10 +326,13 @@ class Engine:
                         f"the loss became {loss} at step {st.done} of {phase.name}",
                         phase=phase.name,
                         step=st.done,
+                        path=self._path,
                     )
                 if stopping:
                     self.checkpoint()
-                    raise Interrupted(f"interrupted after step {st.done} of {phase.name}")
+                    raise Interrupted(
+                        f"interrupted after step {st.done} of {phase.name}", path=self._path
+                    )
                 if st.done % phase.period == 0 or st.done == phase.steps:
                     totals = {k: parallel.sum(v) for k, v in st.sums.items()}
                     row = stage.end_period(totals, st.done)
@@ -346,5 +345,7 @@ class Engine:
 
 
 def _postfix(row: Mapping[str, Any]) -> dict[str, str]:
-    keys = [k for k in ("epoch", "loss", "train_loss", "batch_accuracy", "val_accuracy") if k in row]
+    keys = [
+        k for k in ("epoch", "loss", "train_loss", "batch_accuracy", "val_accuracy") if k in row
+    ]
     return {k: (f"{row[k]:.4g}" if isinstance(row[k], float) else str(row[k])) for k in keys}

@@ -15,7 +15,8 @@ import errno
 import os
 from pathlib import Path
 
-from ._rundir import CHECKPOINT, CONFIG, RunDir, RunFolderError
+from ._errors import RunFolderError
+from ._rundir import CHECKPOINT, CONFIG, RunDir
 
 try:  # POSIX; elsewhere folders are not locked
     import fcntl

@@ -27,16 +27,13 @@ from typing import Any
 
 import torch
 
+from ._configs import FORMAT
+from ._errors import RunFolderError
+
 __all__ = ["RunDir", "RunFolderError", "CHECKPOINT", "CONFIG", "FORMAT", "atomic_write"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
-#: the version of the run-folder format; checkpoints and configs carry it (absent: version 1).
-FORMAT = 2
-
-
-class RunFolderError(ValueError):
-    """A run folder, or a file in it, that cannot be used: one line naming the file."""
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

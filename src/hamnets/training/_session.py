@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._configs import ConfigError, RunConfig, differences
-from ._engine import Diverged
+from ._configs import FORMAT, RunConfig, differences
+from ._errors import ConfigError, Diverged, RunFolderError
 from ._folder import RunLock, claim_run_folder
 from ._parallel import Parallel
-from ._rundir import CONFIG, FORMAT, RunDir, RunFolderError
+from ._rundir import CONFIG, RunDir
 
 __all__ = ["RunOptions", "RunSession"]
 
@@ -57,7 +57,9 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.out is not None and self.resume is not None:
-            raise ValueError("give --resume DIR or --out DIR, not both: a resumed run writes to DIR.")
+            raise ValueError(
+                "give --resume DIR or --out DIR, not both: a resumed run writes to DIR."
+            )
         if self.overwrite and self.resume is not None:
             raise ValueError("--overwrite starts a new run; it does not go with --resume.")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:

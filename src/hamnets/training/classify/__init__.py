@@ -1,26 +1,24 @@
 """``hamnets classify`` on 2D data: configuration, protocols, read-out fit, run, outputs."""
 
-from ._config import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, PROTOCOLS, ClassifyConfig
-from ._depth import COMPARE_MODELS, DepthProfile, compare_depth_profiles, depth_profile
-from ._protocols import JointProtocol, PaperProtocol, paper_lr_factor
-from ._readout_fit import AdamReadout
-from ._run import ClassifyResult, fit_classifier, load_data, seeded_generators
+from ..._lazy import lazy_exports
 
-__all__ = [
-    "AdamReadout",
-    "COMPARE_MODELS",
-    "ClassifyConfig",
-    "ClassifyResult",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_EPOCHS",
-    "DepthProfile",
-    "JointProtocol",
-    "PROTOCOLS",
-    "PaperProtocol",
-    "compare_depth_profiles",
-    "depth_profile",
-    "fit_classifier",
-    "load_data",
-    "paper_lr_factor",
-    "seeded_generators",
-]
+_EXPORTS = {
+    "ClassifyConfig": "._config",
+    "DEFAULT_BATCH_SIZE": "._config",
+    "DEFAULT_EPOCHS": "._config",
+    "PROTOCOLS": "._config",
+    "COMPARE_MODELS": "._depth",
+    "DepthProfile": "._depth",
+    "compare_depth_profiles": "._depth",
+    "depth_profile": "._depth",
+    "JointProtocol": "._protocols",
+    "PaperProtocol": "._protocols",
+    "paper_lr_factor": "._protocols",
+    "AdamReadout": "._readout_fit",
+    "ClassifyResult": "._run",
+    "fit_classifier": "._run",
+    "load_data": "._run",
+    "seeded_generators": "._run",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from ...hdnn import BASELINE_NAMES, MODEL_NAMES, Graph, parse_graph
 from .._configs import RunConfig, free
+
+if TYPE_CHECKING:  # torch-free at import: the command line reads these defaults for --help
+    from ...hdnn import Graph
 
 __all__ = ["ClassifyConfig", "PROTOCOLS"]
 
@@ -79,6 +80,8 @@ class ClassifyConfig(RunConfig):
     graph_edges: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
+        from ...hdnn import BASELINE_NAMES, MODEL_NAMES
+
         if self.model not in MODEL_NAMES + BASELINE_NAMES:
             names = ", ".join(MODEL_NAMES + BASELINE_NAMES)
             raise ValueError(f"unknown model {self.model!r}; choose one of {names}.")
@@ -117,6 +120,8 @@ class ClassifyConfig(RunConfig):
         self._check_graph()
 
     def _check_graph(self) -> None:
+        from ...hdnn import Graph, parse_graph
+
         if self.graph is None:
             if self.graph_edges is not None:
                 raise ValueError("graph_edges was given without graph; give both or neither.")
@@ -140,6 +145,8 @@ class ClassifyConfig(RunConfig):
 
     def topology(self) -> Graph | None:
         """The graph of a graph-structured H2 (nodes ``0 .. nf/2 - 1``), or None."""
+        from ...hdnn import Graph
+
         if self.graph is None:
             return None
         return Graph.from_edges(self.nf // 2, self.graph_edges, self.graph)

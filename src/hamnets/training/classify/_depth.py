@@ -17,8 +17,8 @@ import torch
 from ...analysis import backward_sensitivity, spectral_norm
 from ...hdnn import BASELINE_NAMES, MODEL_NAMES, HamiltonianDNN, build_hdnn
 from .._session import RunOptions
-from ._run import fit_classifier, load_data, seeded_generators
 from ._config import ClassifyConfig
+from ._run import fit_classifier, load_data, seeded_generators
 
 __all__ = ["DepthProfile", "compare_depth_profiles", "depth_profile"]
 

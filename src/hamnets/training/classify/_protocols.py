@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ...hdnn import HamiltonianDNN, Readout
-from ._config import ClassifyConfig
 from .._parallel import Parallel
+from ._config import ClassifyConfig
 from ._readout_fit import AdamReadout, augment
 
 __all__ = ["PaperProtocol", "JointProtocol", "paper_lr_factor", "make_protocol"]

@@ -11,10 +11,12 @@ import torch
 from ...analysis import GradientRecorder
 from ...datasets import Toy2D, check_classification_data, make_toy2d
 from ...hdnn import HamiltonianDNN, build_hdnn
+from .._configs import FORMAT
 from .._device import resolve_device
-from .._engine import DONE, Diverged, Engine, Phase, Stopwatch
+from .._engine import DONE, Engine, Phase, Stopwatch
+from .._errors import Diverged
 from .._parallel import Parallel
-from .._rundir import FORMAT, RunDir
+from .._rundir import RunDir
 from .._session import RunOptions, RunSession
 from ._config import ClassifyConfig
 from ._protocols import JointProtocol, PaperProtocol, make_protocol
@@ -105,7 +107,12 @@ class _Epochs:
 
     def __init__(self, config, protocol, x, y, shuffle, gradients, parallel, clock) -> None:
         self.config, self.protocol, self.x, self.y = config, protocol, x, y
-        self.shuffle, self.gradients, self.parallel, self.clock = shuffle, gradients, parallel, clock
+        self.shuffle, self.gradients, self.parallel, self.clock = (
+            shuffle,
+            gradients,
+            parallel,
+            clock,
+        )
         self.spe = x.shape[0] // config.batch_size  # steps per epoch
         self.perm: torch.Tensor | None = None
         self._perm_dev: torch.Tensor | None = None
@@ -286,7 +293,9 @@ def fit_classifier(
             "layers": config.layers,
             "t_end": config.t_end,
             "train_accuracy": _accuracy(model, W, mu, x, y),
-            "test_accuracy": _accuracy(model, W, mu, data.x_test.to(device), data.y_test.to(device)),
+            "test_accuracy": _accuracy(
+                model, W, mu, data.x_test.to(device), data.y_test.to(device)
+            ),
             "final_loss": history[-1]["loss"] if history else float("nan"),
             "epochs": config.epochs,
             "seed": config.seed,

@@ -1,0 +1,208 @@
+"""What every command shares: flag types, the run flags, and flags -> one frozen config.
+
+Every sub-parser is built with ``argument_default=SUPPRESS``: a flag that was not given is
+absent from the parsed namespace, so a command knows exactly what the user asked for. The
+defaults live in one place, the configuration dataclass (its fields' defaults); the parser
+only shows them in the help. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "UsageError",
+    "RUN_FLAGS",
+    "add_run_flags",
+    "config_for",
+    "flag",
+    "given",
+    "positive_float",
+    "positive_int",
+    "nonnegative_int",
+    "run_options",
+    "set_threads",
+    "show",
+]
+
+#: flags that say how to run, never what: they are not part of a configuration and a
+#: resumed run may change them.
+RUN_FLAGS = ("out", "resume", "overwrite", "quiet", "threads", "checkpoint_every", "plots")
+
+
+class UsageError(ValueError):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def flag(name: str) -> str:
+    """The flag that sets ``name``: ``t_end`` -> ``--t-end``."""
+    return "--" + name.replace("_", "-")
+
+
+def show(value: Any) -> str:
+    """A value as a user would type it."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def given(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags the user gave (the parsers suppress every default)."""
+    return {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+
+
+def add_run_flags(
+    p: argparse.ArgumentParser, *, resume: bool = True, name: str = "<dataset>_<model>"
+) -> None:
+    """``--out``, ``--overwrite``, ``--resume``, ``--quiet``, ``--threads``, ``--device``."""
+    g = p.add_argument_group("run folder and machine (a resumed run may change these)")
+    g.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"run folder (default: a fresh runs/{name}, runs/{name}_2, ...); a folder that "
+        "holds a run is refused unless --overwrite",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out (only a hamnets run or an empty folder)",
+    )
+    if resume:
+        g.add_argument(
+            "--resume",
+            metavar="DIR",
+            help="continue the run in DIR with its own configuration (a flag that would change "
+            "the result is an error)",
+        )
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch CPU threads (default 1: fastest for these small matrices)",
+    )
+    g.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+
+
+def set_threads(flags: Mapping[str, Any]) -> None:
+    import torch
+
+    torch.set_num_threads(flags.get("threads", 1))
+
+
+def run_options(flags: Mapping[str, Any]):
+    """The :class:`~hamnets.training.RunOptions` the run flags ask for."""
+    from ..training import RunOptions
+
+    return RunOptions(
+        out=flags.get("out"),
+        resume=flags.get("resume"),
+        overwrite=flags.get("overwrite", False),
+        quiet=flags.get("quiet", False),
+        checkpoint_every=flags.get("checkpoint_every"),
+        plots=flags.get("plots", True),
+    )
+
+
+def stored_config(cls: type, folder: str):
+    """The configuration of the run in ``folder`` (its ``config.json``)."""
+    from pathlib import Path
+
+    from ..training import RunDir
+
+    if not Path(folder).is_dir():
+        raise UsageError(f"--resume {folder}: no such folder; pass the folder of an earlier run.")
+    return cls.from_dict(RunDir(folder).read_json("config.json"), source=f"{folder}/config.json")
+
+
+def config_for(
+    cls: type,
+    settings: Mapping[str, Any],
+    *,
+    resume: str | None,
+    what: str,
+    fill: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    flag_of: Callable[[str], str] = flag,
+):
+    """One frozen configuration from the settings the flags gave.
+
+    Args:
+        cls: the configuration class (a :class:`~hamnets.training.RunConfig` dataclass).
+        settings: configuration field -> value, for the flags that were given.
+        resume: the folder of a run to continue, or None for a new run.
+        what: the task, for messages (``2D data``, ``image data sets``).
+        fill: for a new run, completes the settings with defaults that depend on others.
+        flag_of: the flag that sets a field (for messages).
+
+    Returns:
+        The configuration: a new one, or the resumed run's own (with any free field changed).
+
+    Raises:
+        UsageError: a flag that does not apply to the task, or one that would change the
+            result of the run being resumed (naming the flag, the run's value and the given).
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}
+    foreign = [name for name in settings if name not in fields]
+    if foreign:
+        raise UsageError(f"{flag_of(foreign[0])} does not apply to {what}; drop it.")
+    if resume is None:
+        return cls(**(fill(dict(settings)) if fill else dict(settings)))
+    stored = stored_config(cls, resume)
+    free = cls.free_fields()
+    changed = [
+        f"{flag_of(name)} {show(getattr(stored, name))} (given: {show(value)})"
+        for name, value in settings.items()
+        if name not in free and _normal(getattr(stored, name)) != _normal(value)
+    ]
+    if changed:
+        raise UsageError(
+            f"--resume {resume}: the run was made with {'; '.join(changed)}. A resumed run keeps "
+            f"its configuration: drop these flags, or start a new run."
+        )
+    return dataclasses.replace(stored, **{k: v for k, v in settings.items() if k in free})
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_normal(v) for v in value)
+    return value
+
+
+def refuse(flags: Iterable[str], reason: str) -> None:
+    """Refuse the first of ``flags`` with ``reason``."""
+    flags = list(flags)
+    if flags:
+        raise UsageError(f"{flag(flags[0])} {reason}")

@@ -1,0 +1,143 @@
+"""``hamnets hnn``: flags -> :class:`~hamnets.training.hnn.HNNConfig` -> ``run_hnn``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._common import (
+    RUN_FLAGS,
+    add_run_flags,
+    config_for,
+    flag,
+    given,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    run_options,
+    set_threads,
+)
+
+#: flags whose configuration field has another name
+FIELDS = {"baseline": "compare_baseline"}
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes comma-separated positive widths such as 200,200; got {text!r}"
+        )
+    return widths
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "hnn",
+        argument_default=argparse.SUPPRESS,
+        help="learn a Hamiltonian from trajectory data (Greydanus et al. 2019; DiffEqFlux)",
+        description="Fit a Hamiltonian neural network (or the MLP baseline) on a system's "
+        "trajectories, roll it out from 15 initial conditions to T=20 and compare with the "
+        "true solution. Writes config.json, metrics.json, history.csv, checkpoint.pt, "
+        "phase.png and energy.png into the run folder.",
+    )
+    p.add_argument("--system", help="spring (default), pendulum, two_body or tutorial")
+    p.add_argument("--model", help="hnn (default), separable or baseline")
+    p.add_argument("--steps", type=positive_int, help="Adam steps (default 2000; tutorial 1000)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--final-lr-fraction",
+        type=float,
+        help="cosine-decay the learning rate to lr * this (default 1 = constant, as the reference)",
+    )
+    p.add_argument("--weight-decay", type=float, help="Adam weight decay (default 1e-4)")
+    p.add_argument(
+        "--batch-size",
+        type=nonnegative_int,
+        help="pairs per step, 0 = all (default 0; tutorial 256)",
+    )
+    p.add_argument("--hidden", type=_widths, help="hidden widths (default 200,200)")
+    p.add_argument(
+        "--symmetry",
+        help="none (default), even or time_reversal: make the learned H exactly invariant "
+        "under x -> -x or p -> -p (a prior about the system; hnn and separable models)",
+    )
+    p.add_argument(
+        "--solver",
+        help="tsit5 (default), dopri5, rk4, euler, leapfrog, yoshida4 or implicit_midpoint "
+        "(evaluation rollouts)",
+    )
+    p.add_argument("--dt", type=positive_float, help="step of fixed-step solvers (default 0.01)")
+    p.add_argument("--rtol", type=positive_float, help="adaptive solvers (default 1e-6)")
+    p.add_argument("--atol", type=positive_float, help="adaptive solvers (default 1e-8)")
+    p.add_argument(
+        "--denoise",
+        action=argparse.BooleanOptionalAction,
+        help="fit on states denoised with the clean derivatives (noise-aware; default off = "
+        "the paper)",
+    )
+    p.add_argument(
+        "--trajectory-steps",
+        type=nonnegative_int,
+        help="steps of noise-aware trajectory fitting after derivative regression (default 0)",
+    )
+    p.add_argument("--trajectory-lr", type=positive_float, help="its learning rate (default 3e-4)")
+    p.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        help="also train the MLP baseline for comparison (default: yes)",
+    )
+    p.add_argument(
+        "--eval-points", type=positive_int, help="saved states per rollout (default 401)"
+    )
+    p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=nonnegative_int,
+        metavar="STEPS",
+        help="steps between two checkpoints (default 500; 0: only at the end and on Ctrl-C)",
+    )
+    p.add_argument(
+        "--plots", action=argparse.BooleanOptionalAction, help="write the pictures (default: yes)"
+    )
+    add_run_flags(p, name="hnn_<system>_<model>")
+    p.set_defaults(func=run)
+
+
+def _flag(name: str) -> str:
+    inverse = {v: k for k, v in FIELDS.items()}
+    return "--baseline/--no-baseline" if name in inverse else flag(name)
+
+
+def _fill(settings: dict[str, Any]) -> dict[str, Any]:
+    """The defaults that depend on the system and model (the tutorial's are its own)."""
+    tutorial = settings.get("system") == "tutorial"
+    if tutorial:
+        settings.setdefault("steps", 1000)
+        settings.setdefault("batch_size", 256)
+    baseline = settings.get("compare_baseline", True)
+    settings["compare_baseline"] = baseline and settings.get("model") != "baseline" and not tutorial
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training import Parallel
+    from ..training.hnn import HNNConfig, run_hnn
+
+    flags = given(args)
+    set_threads(flags)
+    settings = {FIELDS.get(k, k): v for k, v in flags.items() if k not in RUN_FLAGS}
+    config = config_for(
+        HNNConfig, settings, resume=flags.get("resume"), what="hnn", fill=_fill, flag_of=_flag
+    )
+    parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
+    result = run_hnn(config, run_options(flags), parallel=parallel)
+    if parallel.is_main:  # only rank 0 evaluates and reports
+        metrics = result.metrics
+        keys = ("state_mse", "energy_mse", "train_derivative_mse", "test_derivative_mse")
+        summary = ", ".join(f"{k}={metrics[k]:.3g}" for k in keys if k in metrics)
+        print(f"hamnets hnn: {summary}; wrote {result.run.path if result.run else '(nothing)'}")
+    return 0

@@ -1,0 +1,42 @@
+"""What can end a run other than success, each with its exit status on the command line.
+
+No torch here: the command line catches these without importing the library.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RunFolderError", "ConfigError", "Interrupted", "Diverged"]
+
+
+class RunFolderError(ValueError):
+    """A run folder, or a file in it, that cannot be used: one line naming the file (exit 2)."""
+
+
+class ConfigError(RunFolderError):
+    """A configuration value of the wrong type or out of range: one line naming the key."""
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C after saving a checkpoint (exit status 130).
+
+    Attributes:
+        path: the run folder to resume, or None when none was kept.
+    """
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class Diverged(Exception):
+    """A non-finite loss or weight: the run stopped, its last good checkpoint kept (exit 3).
+
+    Attributes:
+        phase: the training phase (``train``, ``model``, ...).
+        step: steps done in that phase.
+        path: the run folder holding the last good checkpoint, or None.
+    """
+
+    def __init__(self, message: str, *, phase: str, step: int, path: object = None) -> None:
+        super().__init__(message)
+        self.phase, self.step, self.path = phase, step, path
