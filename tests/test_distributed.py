@@ -78,3 +78,23 @@ def test_run_graph_h2_refuses_bad_shapes() -> None:
         run_graph_h2(model, torch.zeros(3, 6))
     with pytest.raises(ValueError, match="cotangent must have the shape"):
         run_graph_h2(model, torch.zeros(3, 8), torch.zeros(3, 7))
+
+
+def _takes_port(rank: int, port: int, out: str) -> None:
+    """Rank 0 binds ``port`` as a store would; the first attempt finds it taken."""
+    import socket
+    from pathlib import Path
+
+    marker = Path(out) / "attempts"
+    marker.write_text(marker.read_text() + "x" if marker.exists() else "x")
+    if len(marker.read_text()) == 1:
+        raise RuntimeError("The server socket has failed to listen: Address already in use")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_launch_retries_on_a_port_taken_before_the_store_binds_it(tmp_path) -> None:
+    from hamnets.distributed import launch
+
+    launch(_takes_port, 1, args=(str(tmp_path),), timeout_s=60)
+    assert (tmp_path / "attempts").read_text() == "xx"

@@ -43,10 +43,16 @@ def launch(
     nprocs: int,
     args: tuple = (),
     timeout_s: float = 120.0,
+    *,
+    attempts: int = 4,
 ) -> None:
     """Run ``fn(rank, port, *args)`` in ``nprocs`` spawned processes and wait for all.
 
-    ``port`` is a free port on 127.0.0.1 for :func:`connect`.
+    ``port`` is a free port on 127.0.0.1 for :func:`connect` (or torchrun's ``MASTER_PORT``).
+    A port is only known to be free when :func:`free_port` closes its socket; if another
+    process takes it before rank 0's store binds it, the job fails with "address already in
+    use" before ``fn`` did anything, and it is started again on a new port (up to
+    ``attempts`` times).
 
     Raises:
         TimeoutError: if the processes have not finished after ``timeout_s`` seconds (they
@@ -55,7 +61,23 @@ def launch(
     """
     if nprocs < 1:
         raise ValueError(f"launch needs nprocs >= 1, got {nprocs}.")
-    port = free_port()
+    for attempt in range(1, attempts + 1):
+        try:
+            _launch_once(fn, nprocs, free_port(), args, timeout_s)
+            return
+        except mp.ProcessRaisedException as exc:
+            if attempt == attempts or not _port_taken(exc):
+                raise
+
+
+def _port_taken(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "address already in use" in text or "eaddrinuse" in text
+
+
+def _launch_once(
+    fn: Callable[..., None], nprocs: int, port: int, args: tuple, timeout_s: float
+) -> None:
     ctx = mp.start_processes(fn, args=(port, *args), nprocs=nprocs, join=False,
                              start_method="spawn")  # fmt: skip
     deadline = time.monotonic() + timeout_s
