@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 LINTED := $(wildcard src tests benchmarks examples)
 
-.PHONY: install run test test-all lint format bench clean
+.PHONY: install run test test-all lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The main job: H-DNN classification of the swiss roll, outputs under runs/.
+# The main job: H-DNN classification of the swiss roll, into a fresh folder under runs/
+# (runs/swiss_roll_H1_J1, then runs/swiss_roll_H1_J1_2, ...: running it twice loses nothing).
 run: $(STAMP)
-	$(BIN)/hamnets classify --dataset swiss_roll --model H1_J1 --out runs/swiss_roll_H1_J1 $(ARGS)
+	$(BIN)/hamnets classify --dataset swiss_roll --model H1_J1 $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
@@ -37,6 +38,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
+
+# The flag tables of docs/cli.md, from the parser (a test checks they agree).
+docs: $(STAMP)
+	$(BIN)/python -m hamnets.cli._docs docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy2d.py $(ARGS)

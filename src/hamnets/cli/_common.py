@@ -87,8 +87,9 @@ def given(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_run_flags(
     p: argparse.ArgumentParser, *, resume: bool = True, name: str = "<dataset>_<model>"
-) -> None:
-    """``--out``, ``--overwrite``, ``--resume``, ``--quiet``, ``--threads``, ``--device``."""
+) -> argparse._ArgumentGroup:
+    """``--out``, ``--overwrite``, ``--resume``, ``--quiet``, ``--threads``, ``--device``;
+    returns their group (a command adds its own run flags to it)."""
     g = p.add_argument_group("run folder and machine (a resumed run may change these)")
     g.add_argument(
         "--out",
@@ -115,6 +116,7 @@ def add_run_flags(
         help="torch CPU threads (default 1: fastest for these small matrices)",
     )
     g.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    return g
 
 
 def set_threads(flags: Mapping[str, Any]) -> None:

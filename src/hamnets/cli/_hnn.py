@@ -95,15 +95,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
     p.add_argument(
+        "--plots", action=argparse.BooleanOptionalAction, help="write the pictures (default: yes)"
+    )
+    g = add_run_flags(p, name="hnn_<system>_<model>")
+    g.add_argument(
         "--checkpoint-every",
         type=nonnegative_int,
         metavar="STEPS",
         help="steps between two checkpoints (default 500; 0: only at the end and on Ctrl-C)",
     )
-    p.add_argument(
-        "--plots", action=argparse.BooleanOptionalAction, help="write the pictures (default: yes)"
-    )
-    add_run_flags(p, name="hnn_<system>_<model>")
     p.set_defaults(func=run)
 
 
