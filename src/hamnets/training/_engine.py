@@ -216,7 +216,7 @@ class Engine:
     def checkpoint(self, **extra: Any) -> None:
         """Save the current state (rank 0), unless a weight is not finite: then
         :class:`Diverged`, and the last good checkpoint stays. A collective."""
-        every_rank = {k: self.parallel.sum(v) for k, v in self.state.sums.items()}
+        every_rank = self.parallel.sums(self.state.sums)
         finite = all(bool(torch.isfinite(p).all()) for p in self.task.parameters())
         if not self.parallel.all(finite):
             raise Diverged(
@@ -254,7 +254,7 @@ class Engine:
             raise ValueError(f"the checkpoint's phase {state.phase!r} is not one of {names}.")
         self.task.load_state_dict(checkpoint["task"])
         if not self.parallel.is_main:  # the stored sums are over all ranks: count them once
-            state.sums = {}
+            state.sums = {k: 0.0 for k in state.sums}  # the same keys on every rank
         self.state = state
         self._resume_stage = checkpoint.get("stage")
         self.clock = Stopwatch(state.wall_seconds, state.cpu_seconds)
@@ -334,7 +334,7 @@ class Engine:
                         f"interrupted after step {st.done} of {phase.name}", path=self._path
                     )
                 if st.done % phase.period == 0 or st.done == phase.steps:
-                    totals = {k: parallel.sum(v) for k, v in st.sums.items()}
+                    totals = parallel.sums(st.sums)
                     row = stage.end_period(totals, st.done)
                     if row is not None:
                         st.history.append(row)

@@ -154,6 +154,18 @@ class Parallel:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def sums(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Each value summed over all ranks, in one collective (keys in sorted order, so every
+        rank must hold the same keys)."""
+        keys = sorted(values)
+        if not self.active or not keys:
+            return {k: float(values[k]) for k in keys}
+        t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t)
+        return dict(zip(keys, t.tolist(), strict=True))
+
     def sum(self, value: float) -> float:
         """Sum a number over all ranks (for epoch statistics)."""
         if not self.active:
