@@ -29,6 +29,7 @@ _EXPORTS = {
     "RunDir": "._rundir",
     "atomic_write": "._rundir",
     "RunOptions": "._session",
+    "RunResult": "._session",
     "RunSession": "._session",
     **{
         name: ".classify"

@@ -28,7 +28,7 @@ from ._folder import RunLock, claim_run_folder
 from ._parallel import Parallel
 from ._rundir import CONFIG, RunDir
 
-__all__ = ["RunOptions", "RunSession"]
+__all__ = ["RunOptions", "RunResult", "RunSession"]
 
 C = TypeVar("C", bound=RunConfig)
 
@@ -64,6 +64,14 @@ class RunOptions:
             raise ValueError("--overwrite starts a new run; it does not go with --resume.")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
             raise ValueError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}.")
+
+
+@dataclass
+class RunResult:
+    """What a run returns: its metrics (as in ``metrics.json``) and its folder (or None)."""
+
+    metrics: dict[str, Any]
+    run: RunDir | None = None
 
 
 def _show(value: Any) -> str:
