@@ -53,7 +53,7 @@ PARTS = ("step", "solvers", "drift", "accuracy", "paper", "reference")
 #: the settings we use for the targets: the paper's data, noise-aware fitting (--denoise);
 #: for the spring also the prior H(-x) = H(x) (--symmetry even), without which the energy
 #: target is out of reach for some seeds (the data locate the orbits' centre only to
-#: noise / sqrt(750); see the README)
+#: noise / sqrt(750); see docs/hnn.md)
 RECIPES = {
     "spring": dict(
         steps=1000,

@@ -317,7 +317,7 @@ HNN_ARGV = ["hnn", "--system", "pendulum", "--steps", "6", "--hidden", "8", "--t
 
 @pytest.mark.slow
 def test_hnn_cli_under_torchrun_matches_one_process(tmp_path: Path, one_thread) -> None:
-    """The README's command, unchanged: ``torchrun ... -m hamnets hnn``."""
+    """The command of docs/scaling.md, unchanged: ``torchrun ... -m hamnets hnn``."""
     from hamnets.cli import main
 
     done = _torchrun(tmp_path, "-m", "hamnets", *HNN_ARGV, "--out", "two")
