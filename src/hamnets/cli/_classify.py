@@ -63,8 +63,16 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="number of features (default 4; with --graph 2 x nodes; images: channels, 8)",
     )
-    p.add_argument("--epochs", type=positive_int, help="passes over the data (default: see docs)")
-    p.add_argument("--batch-size", type=positive_int, help="mini-batch size (default: see docs)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="passes over the data (default: 50 with --protocol paper, 100 with joint; images 10)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="mini-batch size (default: 125 with --protocol paper, 50 with joint; images 100)",
+    )
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (2D 0.05, images 0.04)")
     p.add_argument(
         "--alpha", type=float, help="smoothness regulariser weight (2D 5e-4; images per model)"
