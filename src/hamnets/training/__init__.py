@@ -29,12 +29,14 @@ from .classify import (
     paper_lr_factor,
     seeded_generators,
 )
+from .hnn import HNNConfig, fit_derivatives, fit_trajectories, run_hnn
 
 __all__ = [
     "AdamReadout",
     "ClassifyConfig",
     "ClassifyResult",
     "ConfigError",
+    "HNNConfig",
     "DepthProfile",
     "Diverged",
     "Engine",
@@ -55,8 +57,11 @@ __all__ = [
     "compare_depth_profiles",
     "depth_profile",
     "fit_classifier",
+    "fit_derivatives",
+    "fit_trajectories",
     "paper_lr_factor",
     "progress",
     "resolve_device",
+    "run_hnn",
     "seeded_generators",
 ]
