@@ -171,7 +171,6 @@ def test_the_stages_and_rollouts_use_the_configured_solvers(monkeypatch) -> None
         monkeypatch.setattr(module, "odeint", odeint)
 
     spy(_stages)
-    monkeypatch.setattr(_evaluate, "odeint", _evaluate.odeint)
     spy(_evaluate)
     cfg = HNNConfig(system="spring", model="separable", solver="leapfrog", hidden=(4,),
                     steps=1, trajectory_steps=1, horizon=0.5, n_eval=2, eval_points=3)  # fmt: skip

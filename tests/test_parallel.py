@@ -199,6 +199,8 @@ HNN_CONFIGS = [
               trajectory_steps=2, log_every=3, horizon=1.0, n_eval=2, eval_points=5,
               solver="rk4", dt=0.1),
 ]  # fmt: skip
+
+
 def _run_hnn(
     config: HNNConfig, out: Path, parallel: Parallel, *, resume: bool = False, **kwargs
 ) -> tuple[dict, dict]:
