@@ -182,7 +182,7 @@ def test_cli_rejects_bad_input(capsys):
     for argv, message in (
         (["hnn", "--system", "moon"], "--system 'moon' is not known"),
         (["hnn", "--solver", "leapfrog"], "separable Hamiltonians only"),
-        (["hnn", "--steps", "0"], "--steps must be >= 1"),
+        (["hnn", "--steps", "0"], "--steps: expected an integer >= 1, got 0"),
     ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
@@ -214,8 +214,7 @@ def test_ctrl_c_finishes_the_step_saves_then_raises():
     import os
     import signal
 
-    from hamnets.training import HNNConfig, fit_derivatives
-    from hamnets.training._hnn import Interrupted
+    from hamnets.training import HNNConfig, Interrupted, fit_derivatives
 
     class Stops(nn.Module):
         calls = 0
@@ -232,7 +231,7 @@ def test_ctrl_c_finishes_the_step_saves_then_raises():
 
     saved = []
     x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
-    with pytest.raises(Interrupted, match="after step 4 of 10"):
+    with pytest.raises(Interrupted, match="after step 4 of model"):
         fit_derivatives(
             Stops(), x, x, HNNConfig(steps=10), torch.Generator(), on_interrupt=saved.append
         )
@@ -249,6 +248,18 @@ def test_cli_separable_leapfrog_run(tmp_path):
     argv += ["--dt", "0.05", "--steps", "20", "--hidden", "8", "--eval-points", "21"]
     assert main([*argv, "--no-baseline", "--quiet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert {"state_mse", "energy_mse", "energy_drift", "ood"} <= set(metrics)
+    assert metrics["energy_drift"] >= 0 and (out / "energy.png").is_file()
+
+
+def test_separable_leapfrog_run(tmp_path):
+    """The same run as test_cli_separable_leapfrog_run, through the library."""
+    from hamnets.training import HNNConfig, RunOptions, run_hnn
+
+    out = tmp_path / "sep"
+    config = HNNConfig(system="spring", model="separable", solver="leapfrog", dt=0.05, steps=20,
+                       hidden=(8,), eval_points=21, compare_baseline=False)  # fmt: skip
+    metrics = run_hnn(config, RunOptions(out=str(out))).metrics
     assert {"state_mse", "energy_mse", "energy_drift", "ood"} <= set(metrics)
     assert metrics["energy_drift"] >= 0 and (out / "energy.png").is_file()
 
@@ -345,5 +356,5 @@ def test_cli_symmetry_builds_symmetric_models(tmp_path):
         argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
         assert main([*argv, "--quiet", "--out", str(out)]) == 0
         assert json.loads((out / "config.json").read_text())["symmetry"] == "even"
-        state = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+        state = torch.load(out / "checkpoint.pt", weights_only=True)["task"]["model"]
         assert any(k.endswith("signs") for k in state)

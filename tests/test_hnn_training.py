@@ -1,4 +1,5 @@
-"""``hamnets hnn`` training: checkpoints, Ctrl-C and resume to exactly the uninterrupted run."""
+"""``hamnets hnn`` training: checkpoints, Ctrl-C and resume to exactly the uninterrupted run,
+divergence, and a run built from its configuration alone."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField
-from hamnets.integrate import Tsit5
-from hamnets.systems import Spring
-from hamnets.training import HNNConfig, RunDir, run_hnn
-from hamnets.training._hnn import Interrupted
+from hamnets.integrate import RK4, Leapfrog, Tsit5
+from hamnets.training import (
+    ConfigError,
+    Diverged,
+    HNNConfig,
+    Interrupted,
+    RunDir,
+    RunFolderError,
+    RunOptions,
+    run_hnn,
+)
+from hamnets.training.hnn import SYSTEMS, build_solvers
 
 # Mini-batches of 128 of 750 pairs (a new permutation every 5 steps), a decaying learning rate,
 # and all three stages: 12 derivative steps, 4 trajectory steps, 12 baseline steps.
@@ -23,29 +31,17 @@ SMALL = HNNConfig(system="spring", hidden=(8,), steps=12, batch_size=128, lr=3e-
                   n_eval=2, eval_points=5)  # fmt: skip
 
 
-def _run(path: Path, config: HNNConfig = SMALL, **kwargs) -> tuple[dict, dict]:
-    def make_model(g: torch.Generator) -> HamiltonianNN:
-        return HamiltonianNN(EnergyMLP(2, config.hidden, generator=g))
-
-    def make_baseline(g: torch.Generator) -> MLPField:
-        return MLPField(2, config.hidden, generator=g)
-
-    nets: dict = {}
-
-    def keep(g: torch.Generator, make):
-        nets[make.__name__] = make(g)
-        return nets[make.__name__]
-
-    metrics = run_hnn(
-        config,
-        truth=Spring(),
-        make_model=lambda g: keep(g, make_model),
-        make_baseline=(lambda g: keep(g, make_baseline)) if config.compare_baseline else None,
-        solver=Tsit5(rtol=1e-6, atol=1e-8),
-        run=RunDir(path),
-        **kwargs,
+def _run(path: Path, config: HNNConfig | None = SMALL, *, resume: bool = False, **kwargs):
+    """``run_hnn`` into ``path``; returns the metrics and the networks of the last checkpoint."""
+    checkpoint_every = kwargs.pop("checkpoint_every", None)
+    options = RunOptions(
+        resume=str(path) if resume else None,
+        out=None if resume else str(path),
+        checkpoint_every=checkpoint_every,
+        plots=False,
     )
-    return metrics, nets
+    metrics = run_hnn(None if resume else config, options, **kwargs).metrics
+    return metrics, RunDir(path).load_checkpoint()["task"]
 
 
 def _without_times(metrics: dict) -> dict:
@@ -54,9 +50,9 @@ def _without_times(metrics: dict) -> dict:
 
 
 def _same(a: dict, b: dict) -> None:
-    for name in ("make_model", "make_baseline"):
-        for key, value in a[name].state_dict().items():
-            assert torch.equal(b[name].state_dict()[key], value), (name, key)
+    for name in ("model", "baseline"):
+        for key, value in a[name].items():
+            assert torch.equal(b[name][key], value), (name, key)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +62,7 @@ def uninterrupted(tmp_path_factory) -> tuple[dict, dict, list]:
     return metrics, nets, (path / "history.csv").read_text()
 
 
-@pytest.mark.parametrize(("stage", "step"), [("hnn", 7), ("trajectory", 2), ("baseline", 12)])
+@pytest.mark.parametrize(("stage", "step"), [("model", 7), ("trajectory", 2), ("baseline", 12)])
 def test_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path, uninterrupted, stage, step):
     """A real SIGINT after ``step`` of ``stage``: the step finishes, the checkpoint is saved,
     and the resumed run ends with bit-identical networks, metrics and history."""
@@ -75,11 +71,10 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path, uninterrupted,
         if (label, done) == (stage, step):
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(Interrupted, match=f"after step {step} of .* of {stage}"):
+    with pytest.raises(Interrupted, match=f"after step {step} of {stage}"):
         _run(tmp_path, on_step=ctrl_c)
     ckpt = RunDir(tmp_path).load_checkpoint()
-    key = "model" if stage == "hnn" else stage
-    assert (ckpt["stage"], ckpt["stage_state"]["done"]) == (key, step)
+    assert (ckpt["engine"]["phase"], ckpt["engine"]["done"]) == (stage, step)
     assert not (tmp_path / "metrics.json").exists()
     metrics, nets = _run(tmp_path, resume=True)
     full_metrics, full_nets, full_history = uninterrupted
@@ -97,7 +92,7 @@ def test_a_crash_resumes_from_the_last_periodic_checkpoint(tmp_path, uninterrupt
     with pytest.raises(RuntimeError, match="power cut"):
         _run(tmp_path, on_step=crash, checkpoint_every=5)
     ckpt = RunDir(tmp_path).load_checkpoint()
-    assert (ckpt["stage"], ckpt["stage_state"]["done"]) == ("baseline", 5)
+    assert (ckpt["engine"]["phase"], ckpt["engine"]["done"]) == ("baseline", 5)
     metrics, nets = _run(tmp_path, resume=True)
     _same(uninterrupted[1], nets)
     assert _without_times(metrics) == _without_times(uninterrupted[0])
@@ -113,27 +108,94 @@ def test_resuming_a_finished_run_re_evaluates_it(tmp_path, uninterrupted) -> Non
 def test_resume_refuses_another_config_or_no_checkpoint(tmp_path) -> None:
     config = HNNConfig(system="tutorial", hidden=(4,), steps=3, batch_size=256)
     _run(tmp_path, config)
-    with pytest.raises(ValueError, match=r"another configuration \(different: lr, steps\)"):
-        other = HNNConfig(system="tutorial", hidden=(4,), steps=4, batch_size=256, lr=1)
-        _run(tmp_path, other, resume=True)
-    with pytest.raises(FileNotFoundError, match="--resume needs the folder of an earlier run"):
-        _run(tmp_path / "empty", config, resume=True)
+    other = HNNConfig(system="tutorial", hidden=(4,), steps=4, batch_size=256, lr=1)
+    with pytest.raises(ConfigError, match=r"the run was made with steps = 3 \(given: 4\); lr"):
+        run_hnn(other, RunOptions(resume=str(tmp_path)))
+    with pytest.raises(RunFolderError, match="pass the folder of an earlier run"):
+        run_hnn(config, RunOptions(resume=str(tmp_path / "empty")))
 
 
-def _interrupt_at(monkeypatch, stage: str, step: int) -> None:
-    """Send a real SIGINT after ``step`` of ``stage`` in a CLI run (which has no on_step)."""
-    from hamnets.training import _hnn
+def test_the_run_is_built_from_its_config_alone(tmp_path) -> None:
+    """One name per concept: the system names the truth the data come from and the rollouts
+    are scored against; config.json records the solvers the rollouts and stages use."""
+    for name, entry in SYSTEMS.items():
+        if name == "two_body":  # 1000 orbits: slow to draw; its entry is built as the others
+            continue
+        truth, data = entry.truth(), entry.data(torch.Generator().manual_seed(0))
+        if entry.trajectories:  # the data are the truth's: dx/dt = J grad H at clean states
+            traj = data.trajectories
+            field = truth(traj.train_clean.double().reshape(-1, truth.dim))
+            torch.testing.assert_close(field.float(), data.dxdt, rtol=1e-5, atol=1e-5)
+        assert data.x.shape[1] == truth.dim, name
+    for kwargs, solvers in (
+        ({"model": "separable", "solver": "leapfrog"}, ("leapfrog", "leapfrog", "rk4")),
+        ({"model": "hnn"}, ("tsit5", "rk4", "tsit5")),
+        ({"model": "hnn", "trajectory_solver": "tsit5"}, ("tsit5", "tsit5", "tsit5")),
+    ):
+        cfg = HNNConfig(hidden=(4,), steps=1, **kwargs)
+        assert (cfg.solver, cfg.trajectory_solver, cfg.baseline_solver) == solvers
+        built = build_solvers(cfg)
+        assert type(built["model"]).__name__.lower() == cfg.solver
+        assert type(built["baseline"]).__name__.lower() == cfg.baseline_solver
+    with pytest.raises(ValueError, match="separable Hamiltonians only"):
+        HNNConfig(model="hnn", solver="leapfrog")
+    with pytest.raises(ValueError, match="separable Hamiltonians only"):
+        HNNConfig(model="hnn", trajectory_solver="leapfrog")
+    with pytest.raises(ValueError, match="needs noisy trajectories"):
+        HNNConfig(system="tutorial", trajectory_steps=3)
+    assert not HNNConfig(model="baseline").compare_baseline
+    assert not HNNConfig(system="tutorial").compare_baseline
+    # config.json holds what the run used, and a resume rebuilds exactly that
+    cfg = HNNConfig(system="spring", model="separable", solver="leapfrog", hidden=(4,),
+                    steps=2, trajectory_steps=1, horizon=0.5, n_eval=2, eval_points=3)  # fmt: skip
+    _run(tmp_path, cfg)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert (stored["solver"], stored["trajectory_solver"], stored["baseline_solver"]) == (
+        "leapfrog", "leapfrog", "rk4")  # fmt: skip
+    assert HNNConfig.from_dict(stored) == cfg
 
-    train = _hnn._train
 
-    def train_with_ctrl_c(stage_, *args, **kwargs):
-        def on_step(label: str, done: int) -> None:
-            if (label, done) == (stage, step):
-                os.kill(os.getpid(), signal.SIGINT)
+def test_the_stages_and_rollouts_use_the_configured_solvers(monkeypatch) -> None:
+    """The solver objects that integrate are those config.json names (spied on odeint)."""
+    from hamnets.training.hnn import _evaluate, _stages
 
-        return train(stage_, *args, **{**kwargs, "on_step": on_step})
+    used: list[tuple[str, type]] = []
 
-    monkeypatch.setattr(_hnn, "_train", train_with_ctrl_c)
+    def spy(module):
+        real = module.odeint
+
+        def odeint(field, x0, t, solver):
+            used.append((module.__name__.rsplit(".", 1)[-1], type(solver)))
+            return real(field, x0, t, solver)
+
+        monkeypatch.setattr(module, "odeint", odeint)
+
+    spy(_stages)
+    spy(_evaluate)
+    cfg = HNNConfig(system="spring", model="separable", solver="leapfrog", hidden=(4,),
+                    steps=1, trajectory_steps=1, horizon=0.5, n_eval=2, eval_points=3)  # fmt: skip
+    run_hnn(cfg)
+    assert ("_stages", Leapfrog) in used
+    rollouts = {s for m, s in used if m == "_evaluate"}
+    assert rollouts == {Leapfrog, RK4}  # the model's leapfrog, the baseline's rk4
+    used.clear()
+    run_hnn(HNNConfig(system="spring", hidden=(4,), steps=1, trajectory_steps=1, horizon=0.5,
+                      n_eval=2, eval_points=3, compare_baseline=False))  # fmt: skip
+    assert ("_stages", RK4) in used and ("_evaluate", Tsit5) in used
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path) -> None:
+    cfg = HNNConfig(system="spring", hidden=(8,), steps=20, lr=1e30, log_every=5, horizon=0.5,
+                    n_eval=2, eval_points=3)  # fmt: skip
+    with pytest.raises(Diverged):
+        _run(tmp_path, cfg, checkpoint_every=1)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    ckpt = RunDir(tmp_path).load_checkpoint()
+    for net in ("model", "baseline"):
+        for value in ckpt["task"][net].values():
+            assert torch.isfinite(value).all()
+    assert ckpt["engine"]["done"] < metrics["step"] or ckpt["engine"]["phase"] != metrics["phase"]
 
 
 def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
@@ -142,12 +204,24 @@ def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
     argv = ["hnn", "--system", "tutorial", "--steps", "8", "--batch-size", "128", "--lr", "0.01"]
     argv += ["--hidden", "8", "--solver", "rk4", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "full")]) == 0
+
+    def ctrl_c(label: str, done: int) -> None:
+        if (label, done) == ("model", 5):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    from hamnets.training.hnn import _run as hnn_run
+
+    real = hnn_run.Engine
+
+    def engine(*args, **kwargs):
+        return real(*args, **{**kwargs, "on_step": ctrl_c})
+
     with monkeypatch.context() as m:
-        _interrupt_at(m, "hnn", 5)
+        m.setattr(hnn_run, "Engine", engine)
         assert main([*argv, "--out", str(tmp_path / "cut")]) == 130
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"hamnets: interrupted after step 5 of 8 of hnn; checkpoint saved. "
+        f"hamnets: interrupted after step 5 of model; checkpoint saved. "
         f"Continue with: hamnets hnn --resume {tmp_path / 'cut'}"
     )
     # a flag that agrees with the run is allowed; the others (steps: 8, not the tutorial's
@@ -161,7 +235,7 @@ def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
         (["--seed", "3", "--hidden", "4,4", "--no-baseline"], "--hidden 8 (given: 4,4); --seed 0 "
          "(given: 3). A resumed run keeps its configuration"),
         (["--out", str(tmp_path)], "give --resume DIR or --out DIR, not both"),
-        (["--checkpoint-every", "-1"], "--checkpoint-every must be >= 0"),
+        (["--checkpoint-every", "-1"], "--checkpoint-every: expected an integer >= 0"),
     ):  # fmt: skip
         with pytest.raises(SystemExit) as exc:
             main(["hnn", "--resume", str(tmp_path / "cut"), *extra])

@@ -14,13 +14,9 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from hamnets.training._hnn import Interrupted as HNNInterrupted
 
 from hamnets.datasets import ImageData
 from hamnets.distributed import launch
-from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField, SeparableHamiltonianNN
-from hamnets.integrate import RK4
-from hamnets.systems import Pendulum, Spring
 from hamnets.training import (
     ClassifyConfig,
     HNNConfig,
@@ -198,35 +194,32 @@ def test_parallel_from_env_and_errors() -> None:
 # spring, separable (its field calls autograd.grad inside DDP's forward), mini-batches of 128.
 HNN_CONFIGS = [
     HNNConfig(system="pendulum", hidden=(8,), steps=6, trajectory_steps=2, log_every=3,
-              horizon=1.0, n_eval=2, eval_points=5),
+              horizon=1.0, n_eval=2, eval_points=5, solver="rk4", dt=0.1),
     HNNConfig(system="spring", model="separable", hidden=(8,), steps=6, batch_size=128,
-              trajectory_steps=2, log_every=3, horizon=1.0, n_eval=2, eval_points=5),
+              trajectory_steps=2, log_every=3, horizon=1.0, n_eval=2, eval_points=5,
+              solver="rk4", dt=0.1),
 ]  # fmt: skip
-HNN_SYSTEMS = {"pendulum": Pendulum, "spring": Spring}
 
 
-def _run_hnn(config: HNNConfig, out: Path, parallel: Parallel, **kwargs) -> tuple[dict, dict]:
-    """``run_hnn`` with the networks the CLI builds; returns the metrics and the networks."""
-    truth = HNN_SYSTEMS[config.system]()
-    dim, nets = truth.dim, {}
+def _run_hnn(
+    config: HNNConfig, out: Path, parallel: Parallel, *, resume: bool = False, **kwargs
+) -> tuple[dict, dict]:
+    """``run_hnn`` into ``out``; returns the metrics and this rank's trained networks."""
+    from hamnets.training.hnn import _run as hnn_run
 
-    def model(g: torch.Generator):
-        if config.model == "separable":
-            kinetic = EnergyMLP(dim // 2, config.hidden, generator=g)
-            nets["model"] = SeparableHamiltonianNN(
-                kinetic, EnergyMLP(dim // 2, config.hidden, generator=g)
-            )
-        else:
-            nets["model"] = HamiltonianNN(EnergyMLP(dim, config.hidden, generator=g))
-        return nets["model"]
+    build, nets = hnn_run.build_networks, {}
 
-    def baseline(g: torch.Generator):
-        nets["baseline"] = MLPField(dim, config.hidden, generator=g)
-        return nets["baseline"]
+    def keep(cfg: HNNConfig, g: torch.Generator) -> dict:
+        nets.update(build(cfg, g))  # the very modules the run trains, on every rank
+        return nets
 
-    metrics = run_hnn(config, truth=truth, make_model=model,
-                      make_baseline=baseline, solver=RK4(dt=0.1), run=RunDir(out),
-                      parallel=parallel, quiet=True, **kwargs)  # fmt: skip
+    options = RunOptions(out=None if resume else str(out), resume=str(out) if resume else None,
+                         plots=False)  # fmt: skip
+    hnn_run.build_networks = keep
+    try:
+        metrics = run_hnn(None if resume else config, options, parallel=parallel, **kwargs).metrics
+    finally:
+        hnn_run.build_networks = build
     return metrics, {name: net.state_dict() for name, net in nets.items()}
 
 
@@ -245,7 +238,7 @@ def _hnn_worker(rank: int, port: int, world: int, out_dir: str) -> None:
 
     try:  # the pendulum run again, which rank 1 alone interrupts
         _run_hnn(HNN_CONFIGS[0], out / "cut", parallel, on_step=ctrl_c)
-    except HNNInterrupted:
+    except Interrupted:
         (out / f"hnn-interrupted-rank{rank}").touch()
 
     def fail(label: str, step: int) -> None:
@@ -292,7 +285,7 @@ def test_hnn_two_processes_match_one_process_resume_on_one_and_fail_cleanly(
     assert (tmp_path / "hnn-interrupted-rank0").exists()
     assert (tmp_path / "hnn-interrupted-rank1").exists()
     ckpt = RunDir(tmp_path / "cut").load_checkpoint()
-    assert (ckpt["stage"], ckpt["stage_state"]["done"]) == ("trajectory", 1)
+    assert (ckpt["engine"]["phase"], ckpt["engine"]["done"]) == ("trajectory", 1)
     resumed, resumed_nets = _run_hnn(HNN_CONFIGS[0], tmp_path / "cut", Parallel(), resume=True)
     full, full_nets = _run_hnn(HNN_CONFIGS[0], tmp_path / "full", Parallel())
     _close(resumed_nets, full_nets)

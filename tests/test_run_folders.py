@@ -195,3 +195,20 @@ def test_files_are_written_atomically(tmp_path):
         atomic_write(run.path / "metrics.json", broken)
     assert json.loads((run.path / "metrics.json").read_text()) == {"a": 1}
     assert sorted(p.name for p in run.path.iterdir()) == ["metrics.json"]
+
+
+def test_an_hnn_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path, one_thread):
+    from hamnets.training import run_hnn
+
+    folder = _copy("hnn_v1", tmp_path)
+    metrics = run_hnn(None, RunOptions(resume=str(folder), plots=False)).metrics
+
+    def without_times(m: dict) -> dict:
+        out = {k: v for k, v in m.items() if not k.endswith("_seconds")}
+        return {k: without_times(v) if isinstance(v, dict) else v for k, v in out.items()}
+
+    assert metrics["status"] == "finished"
+    del metrics["status"]
+    assert without_times(metrics) == without_times(EXPECTED["hnn_v1"])
+    ckpt = RunDir(folder).load_checkpoint()
+    assert (ckpt["format"], ckpt["kind"], ckpt["engine"]["phase"]) == (2, "hnn", "done")

@@ -186,7 +186,7 @@ def config_for(
     free = cls.free_fields()
     changed = [
         f"{flag_of(name)} {show(getattr(stored, name))} (given: {show(value)})"
-        for name, value in settings.items()
+        for name, value in sorted(settings.items())
         if name not in free and _normal(getattr(stored, name)) != _normal(value)
     ]
     if changed:

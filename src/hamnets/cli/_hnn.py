@@ -91,6 +91,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="also train the MLP baseline for comparison (default: yes)",
     )
     p.add_argument(
+        "--baseline-solver",
+        help="solver of the baseline's rollouts (default auto: --solver, or rk4 when that "
+        "steps separable Hamiltonians only)",
+    )
+    p.add_argument(
         "--eval-points", type=positive_int, help="saved states per rollout (default 401)"
     )
     p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
@@ -114,12 +119,9 @@ def _flag(name: str) -> str:
 
 def _fill(settings: dict[str, Any]) -> dict[str, Any]:
     """The defaults that depend on the system and model (the tutorial's are its own)."""
-    tutorial = settings.get("system") == "tutorial"
-    if tutorial:
+    if settings.get("system") == "tutorial":
         settings.setdefault("steps", 1000)
         settings.setdefault("batch_size", 256)
-    baseline = settings.get("compare_baseline", True)
-    settings["compare_baseline"] = baseline and settings.get("model") != "baseline" and not tutorial
     return settings
 
 

@@ -4,6 +4,7 @@ from .._field import HamiltonianField, SeparableField
 from ._baseline import MLPField
 from ._hamiltonian import HamiltonianNN
 from ._mlp import MLP, EnergyMLP, orthogonal_init, xavier_init
+from ._registry import HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN
 from ._symmetric import SymmetricEnergy
 
@@ -18,4 +19,7 @@ __all__ = [
     "SymmetricEnergy",
     "orthogonal_init",
     "xavier_init",
+    "HNN_MODEL_NAMES",
+    "SYMMETRY_NAMES",
+    "build_hnn",
 ]

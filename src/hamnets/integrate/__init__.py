@@ -7,6 +7,7 @@ from ._euler import Euler
 from ._implicit_midpoint import ImplicitMidpoint
 from ._leapfrog import Leapfrog
 from ._odeint import odeint
+from ._registry import SOLVER_NAMES, SOLVERS, build_solver
 from ._rk4 import RK4
 from ._symplectic_euler import SymplecticEuler
 from ._tsit5 import Tsit5
@@ -26,4 +27,7 @@ __all__ = [
     "Leapfrog",
     "Yoshida4",
     "ImplicitMidpoint",
+    "SOLVER_NAMES",
+    "SOLVERS",
+    "build_solver",
 ]

@@ -48,6 +48,7 @@ _EXPORTS = {
             "seeded_generators",
         )
     },
+    **{name: ".hnn" for name in ("HNNConfig", "fit_derivatives", "fit_trajectories", "run_hnn")},
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

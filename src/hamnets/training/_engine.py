@@ -328,17 +328,17 @@ class Engine:
                         step=st.done,
                         path=self._path,
                     )
-                if stopping:
-                    self.checkpoint()
-                    raise Interrupted(
-                        f"interrupted after step {st.done} of {phase.name}", path=self._path
-                    )
                 if st.done % phase.period == 0 or st.done == phase.steps:
                     totals = parallel.sums(st.sums)
                     row = stage.end_period(totals, st.done)
                     if row is not None:
                         st.history.append(row)
                         bar.set_postfix(_postfix(row), refresh=False)
+                if stopping:  # after the period's row: a resumed run does not end it again
+                    self.checkpoint()
+                    raise Interrupted(
+                        f"interrupted after step {st.done} of {phase.name}", path=self._path
+                    )
                 if phase.checkpoint_every and st.done % phase.checkpoint_every == 0:
                     if st.done < phase.steps:  # the phase's end is saved by the caller
                         self.checkpoint()

@@ -1,0 +1,76 @@
+"""Names of the HNN models and symmetries, as the command line and saved configurations spell
+them: the only place where a model's name becomes a network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._baseline import MLPField
+from ._hamiltonian import HamiltonianNN
+from ._mlp import EnergyMLP
+from ._separable import SeparableHamiltonianNN
+from ._symmetric import SymmetricEnergy
+
+__all__ = ["HNN_MODEL_NAMES", "SYMMETRY_NAMES", "build_hnn"]
+
+#: ``hnn``: a learned H; ``separable``: a learned T(p) + V(q); ``baseline``: an MLP for dx/dt.
+HNN_MODEL_NAMES = ("hnn", "separable", "baseline")
+#: reflections a learned energy can be made exactly invariant under.
+SYMMETRY_NAMES = ("none", "even", "time_reversal")
+
+
+def _energy(
+    width: int, dim: int, hidden: Sequence[int], symmetry: str, reflect: bool, g
+) -> nn.Module:
+    net = EnergyMLP(width, tuple(hidden), generator=g)
+    if not reflect:
+        return net
+    if symmetry == "time_reversal" and width == dim:
+        return SymmetricEnergy.time_reversal(net)
+    return SymmetricEnergy.even(net)  # even H, or an even T(p) / V(q)
+
+
+def build_hnn(
+    name: str,
+    dim: int,
+    hidden: Sequence[int],
+    *,
+    symmetry: str = "none",
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """The field network ``name`` (one of :data:`HNN_MODEL_NAMES`) on states ``(batch, dim)``.
+
+    Args:
+        name: ``hnn`` (:class:`HamiltonianNN` of an :class:`EnergyMLP`), ``separable``
+            (:class:`SeparableHamiltonianNN`, kinetic then potential energy, each an
+            :class:`EnergyMLP` of ``dim / 2`` inputs) or ``baseline`` (:class:`MLPField`).
+        hidden: hidden widths of every network.
+        symmetry: ``none``, ``even`` (``H(-x) = H(x)``; for ``separable`` ``T`` and ``V``
+            even) or ``time_reversal`` (``H(q, -p) = H(q, p)``; for ``separable`` ``T``
+            even); the ``baseline`` has no energy to constrain and takes ``none`` only.
+        generator: the initialisation's only source of randomness (drawn in the order above).
+
+    Raises:
+        ValueError: an unknown name or symmetry, or a symmetry for the baseline.
+    """
+    if name not in HNN_MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(HNN_MODEL_NAMES)}.")
+    if symmetry not in SYMMETRY_NAMES:
+        raise ValueError(
+            f"unknown symmetry {symmetry!r}; choose one of {', '.join(SYMMETRY_NAMES)}."
+        )
+    reflect = symmetry != "none"
+    if name == "hnn":
+        return HamiltonianNN(_energy(dim, dim, hidden, symmetry, reflect, generator))
+    if name == "separable":  # time reversal: T(-p) = T(p); even: V(-q) = V(q) too
+        kinetic = _energy(dim // 2, dim, hidden, symmetry, reflect, generator)
+        potential = _energy(dim // 2, dim, hidden, symmetry, symmetry == "even", generator)
+        return SeparableHamiltonianNN(kinetic, potential)
+    if reflect:
+        raise ValueError(
+            f"symmetry {symmetry!r} constrains a learned energy; the baseline has none."
+        )
+    return MLPField(dim, tuple(hidden), generator=generator)

@@ -1,0 +1,169 @@
+"""Frozen configuration of an ``hamnets hnn`` run: the single description of what was run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...hnn import HNN_MODEL_NAMES, SYMMETRY_NAMES
+from ...integrate import SOLVER_NAMES, SOLVERS
+from .._configs import RunConfig, free
+from ._systems import SYSTEM_NAMES, SYSTEMS
+
+__all__ = ["HNNConfig", "MODEL_NAMES", "SOLVER_NAMES", "SYMMETRY_NAMES", "SYSTEM_NAMES"]
+
+MODEL_NAMES = HNN_MODEL_NAMES
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class HNNConfig(RunConfig):
+    """Everything that defines an ``hamnets hnn`` run; the run is built from it alone.
+
+    Attributes:
+        system: ``spring``, ``pendulum``, ``two_body`` or ``tutorial``: the true system, its
+            data and its evaluation (:data:`hamnets.training.hnn.SYSTEMS`).
+        model: ``hnn`` (learned H), ``separable`` (learned T(p) + V(q)) or ``baseline``
+            (an MLP that outputs dx/dt).
+        steps: Adam steps of derivative regression.
+        lr: Adam learning rate.
+        final_lr_fraction: cosine decay of the learning rate to ``lr * final_lr_fraction``
+            over the steps; ``1.0`` keeps it constant (the reference code).
+        weight_decay: Adam weight decay (1e-4 in the reference code).
+        batch_size: pairs per step; 0 uses the whole training set every step.
+        hidden: hidden widths of the networks.
+        symmetry: a reflection the learned energy is made exactly invariant under
+            (:class:`hamnets.hnn.SymmetricEnergy`): ``none``, ``even`` (``H(-x) = H(x)``) or
+            ``time_reversal`` (``H(q, -p) = H(q, p)``). A prior about the true system, for
+            ``hnn`` and ``separable`` models; the MLP baseline stays unconstrained.
+        solver: solver of the evaluation rollouts of the model.
+        dt: step of fixed-step solvers.
+        rtol, atol: tolerances of adaptive solvers.
+        denoise: regress on states denoised with the clean derivatives
+            (:func:`hamnets.datasets.denoise_with_derivatives`) instead of the noisy ones; the
+            reported derivative MSEs stay those of the paper (at the noisy states).
+        trajectory_steps: Adam steps of the trajectory stage (0: off; the tutorial has no
+            trajectories).
+        trajectory_lr: learning rate of the trajectory stage.
+        trajectory_dt: step of the trajectory stage's solver.
+        trajectory_solver: the trajectory stage's solver; ``auto`` (the default) becomes
+            ``leapfrog`` for a separable model and ``rk4`` otherwise, at construction.
+        compare_baseline: also train the baseline (for ``energy.png`` and the metrics); set
+            to False at construction where there is none to compare (``model="baseline"``,
+            the tutorial).
+        baseline_solver: solver of the baseline's rollouts; ``auto`` (the default) becomes
+            ``solver``, or ``rk4`` when ``solver`` steps separable fields only.
+        horizon: evaluation horizon ``T`` (the same for every sample).
+        n_eval: initial conditions of the evaluation (and of the out-of-distribution one).
+        eval_points: saved states per evaluation rollout, evenly spaced on ``[0, T]``.
+        seed: seed of data (``seed``), initialisation (``seed + 1``) and batches
+            (``seed + 2``); the evaluation initial conditions have their own.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (a resumed run may change it).
+        log_every: steps between two rows of ``history.csv``.
+    """
+
+    KIND: ClassVar[str] = "hnn"
+
+    system: str = "spring"
+    model: str = "hnn"
+    steps: int = 2000
+    lr: float = 1e-3
+    final_lr_fraction: float = 1.0
+    weight_decay: float = 1e-4
+    batch_size: int = 0
+    hidden: tuple[int, ...] = (200, 200)
+    symmetry: str = "none"
+    solver: str = "tsit5"
+    dt: float = 0.01
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    denoise: bool = False
+    trajectory_steps: int = 0
+    trajectory_lr: float = 3e-4
+    trajectory_dt: float = 0.1
+    trajectory_solver: str = AUTO
+    compare_baseline: bool = True
+    baseline_solver: str = AUTO
+    horizon: float = 20.0
+    n_eval: int = 15
+    eval_points: int = 401
+    seed: int = 0
+    device: str = free("cpu")
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("system", SYSTEM_NAMES),
+            ("model", MODEL_NAMES),
+            ("symmetry", SYMMETRY_NAMES),
+            ("solver", SOLVER_NAMES),
+            ("trajectory_solver", (AUTO, *SOLVER_NAMES)),
+            ("baseline_solver", (AUTO, *SOLVER_NAMES)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} {getattr(self, name)!r} is not known; choose "
+                    f"one of {', '.join(allowed)}."
+                )
+        for name in ("steps", "n_eval", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}."
+                )
+        for name in ("trajectory_steps", "batch_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}."
+                )
+        if self.eval_points < 2:
+            raise ValueError(f"--eval-points must be >= 2, got {self.eval_points}.")
+        for name in ("lr", "dt", "rtol", "atol", "horizon", "trajectory_lr", "trajectory_dt"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be a number > 0, got {v!r}.")
+        if not 0 < self.final_lr_fraction <= 1:
+            raise ValueError(
+                f"--final-lr-fraction must be in (0, 1], got {self.final_lr_fraction}."
+            )
+        if self.weight_decay < 0:
+            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}.")
+        if self.symmetry != "none" and self.model == "baseline":
+            raise ValueError(
+                f"--symmetry {self.symmetry} constrains a learned energy; the baseline has none "
+                "(use --model hnn or separable, or --symmetry none)."
+            )
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError(f"--hidden needs one or more positive widths, got {self.hidden!r}.")
+        self._resolve()
+
+    def _resolve(self) -> None:
+        """Fill in the ``auto`` choices and refuse solvers the fields cannot take."""
+        separable = self.model == "separable"
+        if SOLVERS[self.solver].needs_separable and not separable:
+            raise ValueError(
+                f"--solver {self.solver} steps separable Hamiltonians only (--model separable); "
+                f"use implicit_midpoint or tsit5 for --model {self.model}."
+            )
+        if self.trajectory_solver == AUTO:
+            object.__setattr__(self, "trajectory_solver", "leapfrog" if separable else "rk4")
+        if SOLVERS[self.trajectory_solver].needs_separable and not separable:
+            raise ValueError(
+                f"--trajectory-solver {self.trajectory_solver} steps separable Hamiltonians "
+                f"only; use rk4 for --model {self.model}."
+            )
+        if not SYSTEMS[self.system].trajectories and (self.trajectory_steps or self.denoise):
+            flag = "--trajectory-steps" if self.trajectory_steps else "--denoise"
+            raise ValueError(
+                f"{flag} needs noisy trajectories; the {self.system} data have none (drop {flag})."
+            )
+        if self.model == "baseline" or not SYSTEMS[self.system].test_set:
+            object.__setattr__(self, "compare_baseline", False)
+        if self.baseline_solver == AUTO:
+            needs = SOLVERS[self.solver].needs_separable
+            object.__setattr__(self, "baseline_solver", "rk4" if needs else self.solver)
+        if SOLVERS[self.baseline_solver].needs_separable:
+            raise ValueError(
+                f"--baseline-solver {self.baseline_solver} steps separable Hamiltonians only; "
+                f"the MLP baseline is not one (use rk4 or tsit5)."
+            )

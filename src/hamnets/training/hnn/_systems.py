@@ -1,0 +1,106 @@
+"""The systems ``hamnets hnn`` learns: the only place where a system's name becomes its true
+Hamiltonian, its data and its evaluation.
+
+An entry ties the three together, so that a run cannot train on one system and score against
+another: ``truth()`` (the exact system), ``data(generator, denoise)`` (the training and test
+pairs, and the trajectories when there are some) and ``evaluate`` (what ``metrics.json``
+reports). It lives with the task, not in :mod:`hamnets.datasets`, because the evaluation
+protocol (horizon, initial conditions, out-of-distribution rollouts) is the task's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ...datasets import SYSTEMS as DATA_SYSTEMS
+from ...datasets import TrajectoryData, denoise_with_derivatives, trajectory_data, tutorial_data
+from ...systems import HamiltonianSystem, Spring
+from ._evaluate import Evaluation, evaluate_protocol, evaluate_tutorial
+
+__all__ = ["HNNData", "HNNSystem", "SYSTEMS", "SYSTEM_NAMES"]
+
+
+@dataclass(frozen=True)
+class HNNData:
+    """The data of a run (float32, on the run's device).
+
+    Attributes:
+        x, dxdt: training pairs ``(N, dim)``: observed states and clean time derivatives.
+        x_fit: the states regressed on ``(N, dim)`` (``x``, or ``x`` denoised).
+        x_test, dxdt_test: test pairs (None: no test set).
+        trajectories: the training trajectories, for the trajectory stage (None: none).
+        t: times of the tutorial's states ``(N,)`` (None for the trajectory protocols).
+    """
+
+    x: torch.Tensor
+    dxdt: torch.Tensor
+    x_fit: torch.Tensor
+    x_test: torch.Tensor | None = None
+    dxdt_test: torch.Tensor | None = None
+    trajectories: TrajectoryData | None = None
+    t: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class HNNSystem:
+    """One entry of :data:`SYSTEMS`.
+
+    Attributes:
+        name: the ``--system`` name.
+        truth: makes the true system (its H scores every rollout).
+        load: ``load(generator, denoise, device)`` draws the data.
+        evaluate: ``evaluate(config, truth, data, nets)`` (see :mod:`._evaluate`).
+        trajectories: whether the data hold trajectories (for the trajectory stage).
+        test_set: whether the data hold a test set (for the baseline's comparison).
+    """
+
+    name: str
+    truth: Callable[[], HamiltonianSystem]
+    load: Callable[[torch.Generator, bool, torch.device], HNNData]
+    evaluate: Callable[..., Evaluation]
+    trajectories: bool = True
+    test_set: bool = True
+
+    def data(self, generator: torch.Generator, *, denoise: bool = False, device="cpu") -> HNNData:
+        """The run's data, drawn with ``generator`` (its only randomness)."""
+        return self.load(generator, denoise, torch.device(device))
+
+
+def _protocol_data(name: str) -> Callable[[torch.Generator, bool, torch.device], HNNData]:
+    def load(generator: torch.Generator, denoise: bool, device: torch.device) -> HNNData:
+        data = trajectory_data(name, generator)
+        x = data.flat(data.train_states).to(device)  # (n_traj * T, dim)
+        dxdt = data.flat(data.train_dxdt).to(device)
+        x_fit = x
+        if denoise:
+            denoised = denoise_with_derivatives(data.train_states, data.train_dxdt, data.t)
+            x_fit = data.flat(denoised).to(device)
+        x_test = data.flat(data.test_states).to(device)
+        dxdt_test = data.flat(data.test_dxdt).to(device)
+        return HNNData(x, dxdt, x_fit, x_test, dxdt_test, trajectories=data)
+
+    return load
+
+
+def _tutorial(generator: torch.Generator, denoise: bool, device: torch.device) -> HNNData:
+    t, x, dxdt = tutorial_data()  # no randomness
+    x, dxdt = x.to(device), dxdt.to(device)
+    return HNNData(x, dxdt, x, t=t)
+
+
+#: ``--system`` name -> its truth, data and evaluation.
+SYSTEMS: dict[str, HNNSystem] = {
+    **{
+        name: HNNSystem(name, cls, _protocol_data(name), evaluate_protocol)
+        for name, cls in DATA_SYSTEMS.items()
+    },
+    # the DiffEqFlux tutorial: q = sin 2 pi t, p = cos 2 pi t, scored with the spring's H
+    # (q^2 + p^2, 1 on the data)
+    "tutorial": HNNSystem(
+        "tutorial", Spring, _tutorial, evaluate_tutorial, trajectories=False, test_set=False
+    ),
+}
+SYSTEM_NAMES = tuple(SYSTEMS)
