@@ -331,15 +331,17 @@ class Engine:
                         phase=phase.name,
                         step=st.done,
                     )
-                if stopping:
-                    self.checkpoint()
-                    raise Interrupted(f"interrupted after step {st.done} of {phase.name}")
                 if st.done % phase.period == 0 or st.done == phase.steps:
+                    # before a stop: a checkpoint taken after a period's last step is past
+                    # its end, and a resumed run does not end that period again
                     totals = {k: parallel.sum(v) for k, v in st.sums.items()}
                     row = stage.end_period(totals, st.done)
                     if row is not None:
                         st.history.append(row)
                         bar.set_postfix(_postfix(row), refresh=False)
+                if stopping:
+                    self.checkpoint()
+                    raise Interrupted(f"interrupted after step {st.done} of {phase.name}")
                 if phase.checkpoint_every and st.done % phase.checkpoint_every == 0:
                     if st.done < phase.steps:  # the phase's end is saved by the caller
                         self.checkpoint()
