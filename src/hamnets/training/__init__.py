@@ -29,6 +29,15 @@ from .classify import (
     paper_lr_factor,
     seeded_generators,
 )
+from .images import (
+    IMAGE_MODELS,
+    PAPER_HYPERPARAMETERS,
+    ImageConfig,
+    MnistConfig,
+    build_image_model,
+    evaluate_images,
+    run_images,
+)
 
 __all__ = [
     "AdamReadout",
@@ -38,8 +47,12 @@ __all__ = [
     "DepthProfile",
     "Diverged",
     "Engine",
+    "IMAGE_MODELS",
+    "ImageConfig",
     "Interrupted",
     "JointProtocol",
+    "MnistConfig",
+    "PAPER_HYPERPARAMETERS",
     "PROTOCOLS",
     "PaperProtocol",
     "Parallel",
@@ -51,12 +64,15 @@ __all__ = [
     "RunOptions",
     "RunSession",
     "Stopwatch",
+    "build_image_model",
     "claim_run_folder",
     "compare_depth_profiles",
     "depth_profile",
+    "evaluate_images",
     "fit_classifier",
     "paper_lr_factor",
     "progress",
     "resolve_device",
+    "run_images",
     "seeded_generators",
 ]
