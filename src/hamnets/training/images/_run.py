@@ -36,6 +36,7 @@ from ._data import (
     shift_images,
     split,
 )
+from ._report import image_metrics, write_image_outputs
 
 __all__ = ["build_image_model", "run_images"]
 
@@ -215,7 +216,8 @@ def run_images(
         log: called with one line per data source tried when fetching.
 
     Returns:
-        The metrics (those of ``metrics.json``; see :func:`image_metrics`); on ranks other
+        The metrics written to ``metrics.json`` (the keys of every ``classify`` run, then
+        the image task's; see ``_report.image_metrics``); on ranks other
         than 0 an empty dict.
 
     Raises:
@@ -285,8 +287,6 @@ def run_images(
             raise
         if not parallel.is_main:
             return {}
-        from ._report import image_metrics, write_image_outputs
-
         metrics, pred = image_metrics(config, engine, s, model)
         if run is not None:
             write_image_outputs(run, metrics, pred, s, plots=options.plots)
