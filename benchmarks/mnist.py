@@ -1,6 +1,6 @@
 """MNIST / Fashion-MNIST accuracy and speed of the H-DNN image classifier.
 
-Compares, on each data set and with the same training loop (``hamnets.training.run_mnist``):
+Compares, on each data set and with the same training loop (``hamnets.training.run_images``):
 
 * the paper's protocol for H1_J1, H1_J2 and MS1 (Adam lr 0.04 with the per-model weight decay,
   x0.8 per epoch, batch 100, 10 epochs, smoothness regulariser; per-model h and alpha);
@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from hamnets.datasets import load_dataset
-from hamnets.training import MnistConfig, build_image_model, run_mnist
+from hamnets.training import ImageConfig, RunOptions, build_image_model, run_images
 
-#: name -> MnistConfig overrides (dataset and epochs are set per run).
+#: name -> ImageConfig overrides (dataset and epochs are set per run).
 CONFIGS: dict[str, dict] = {
     "paper_H1_J1": {"model": "H1_J1"},
     "paper_H1_J2": {"model": "H1_J2"},
@@ -45,10 +45,10 @@ CONFIGS: dict[str, dict] = {
     # 4-layer H-DNN (the only non-linearity), h, alpha, batch and x0.8 schedule. With lr 0.04
     # the 6272-wide read-out overshoots (epoch-1 training loss > 1) and Adam's coupled L2 decay
     # shrinks the read-out's rarely-used weights; the paper runs plateau near 96%.
-    "best": {"model": "MS1", "channels": 16, "lr": 0.005, "weight_decay": 1e-4},
+    "best": {"model": "MS1", "nf": 16, "lr": 0.005, "weight_decay": 1e-4},
     # Wider, longer, with shifts of up to 2 pixels: the papers' one-stage model.
     "wide_MS1": {
-        "model": "MS1", "channels": 32, "lr": 0.005, "weight_decay": 1e-4, "shift": 2,
+        "model": "MS1", "nf": 32, "lr": 0.005, "weight_decay": 1e-4, "shift": 2,
         "epochs": 20,
     },
     # Two stages (our extension): after the first per-pixel H-DNN, 2x2 average pooling, a 3x3
@@ -56,7 +56,7 @@ CONFIGS: dict[str, dict] = {
     # H-DNNs remain the model's only non-linearity. Chosen among these by validation accuracy.
     **{
         f"two_stage_{m}_{c}": {
-            "model": m, "channels": c, "stages": 2, "lr": 0.005, "weight_decay": 1e-4,
+            "model": m, "nf": c, "stages": 2, "lr": 0.005, "weight_decay": 1e-4,
             "shift": 2, "epochs": 20,
         }
         for m, c in (("MS1", 32), ("H1_J1", 32), ("H2", 32), ("MS1", 16))
@@ -65,7 +65,24 @@ CONFIGS: dict[str, dict] = {
 }  # fmt: skip
 
 
-def time_steps(config: MnistConfig, threads: int, steps: int = 15) -> float:
+#: keys of results written before the metrics were renamed (hamnets 0.1.0) -> today's.
+_RENAMED = {
+    "final_test_acc": "test_accuracy",
+    "final_val_acc": "val_accuracy",
+    "test_acc_per_epoch": "test_accuracy_per_epoch",
+}
+_RENAMED_SETTINGS = {"n_layers": "layers", "channels": "nf"}
+
+
+def _renamed(run: dict) -> dict:
+    """A stored run entry with today's key names (values unchanged)."""
+    out = {_RENAMED.get(k, k): v for k, v in run.items()}
+    if isinstance(out.get("settings"), dict):
+        out["settings"] = {_RENAMED_SETTINGS.get(k, k): v for k, v in out["settings"].items()}
+    return out
+
+
+def time_steps(config: ImageConfig, threads: int, steps: int = 15) -> float:
     """Training images/s over ``steps`` steps of random data (after 3 warm-up steps)."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -103,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results/mnist.json")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--append", action="store_true", help="keep the runs already in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace runs already in --runs")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -126,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.append and out.is_file():
         previous = json.loads(out.read_text())
-        result["runs"] = previous.get("runs", [])
+        result["runs"] = [_renamed(run) for run in previous.get("runs", [])]
         result["thread_sweep"] = previous.get("thread_sweep", {})
 
     def save() -> None:
@@ -134,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads_sweep:
         for name in args.only:
-            cfg = MnistConfig(**CONFIGS[name])
+            cfg = ImageConfig(**CONFIGS[name])
             result["thread_sweep"][name] = {str(t): round(time_steps(cfg, t), 1) for t in (1, 2)}
             print(f"threads {name}: {result['thread_sweep'][name]} images/s", flush=True)
             save()
@@ -145,18 +163,19 @@ def main(argv: list[str] | None = None) -> int:
             settings = {"epochs": 10, **CONFIGS[name], "device": args.device}
             if args.epochs is not None:
                 settings["epochs"] = args.epochs
-            cfg = MnistConfig(dataset=dataset, seed=args.seed, **settings)
+            cfg = ImageConfig(dataset=dataset, seed=args.seed, **settings)
             run_dir = Path(args.runs) / f"{dataset}_{name}_e{cfg.epochs}"
-            m = run_mnist(cfg, run_dir, data=data, quiet=args.quiet)
+            options = RunOptions(out=str(run_dir), overwrite=args.overwrite, quiet=args.quiet)
+            m = run_images(cfg, options, data=data).metrics
             per_epoch = m["train_seconds"] / max(m["epochs"], 1)
             entry = {
                 "dataset": dataset,
                 "config": name,
                 "settings": dataclasses.asdict(cfg),
                 "epochs_run": m["epochs"],
-                "final_test_acc": m["final_test_acc"],
-                "final_val_acc": m["final_val_acc"],
-                "test_acc_per_epoch": [r["test_acc"] for r in m["per_epoch"]],
+                "test_accuracy": m["test_accuracy"],
+                "val_accuracy": m["val_accuracy"],
+                "test_accuracy_per_epoch": [r["test_accuracy"] for r in m["per_epoch"]],
                 "images_per_s": round(m["images_per_s"], 1),
                 "wall_seconds": round(m["wall_seconds"], 1),
                 "cpu_seconds": round(m["cpu_seconds"], 1),
@@ -177,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             save()
             print(
                 f"{dataset:14s} {name:12s} epochs {m['epochs']:2d}  test "
-                f"{100 * m['final_test_acc']:.2f}%  val {100 * m['final_val_acc']:.2f}%  "
+                f"{100 * m['test_accuracy']:.2f}%  val {100 * m['val_accuracy']:.2f}%  "
                 f"{m['images_per_s']:.0f} img/s  wall {m['wall_seconds']:.0f} s",
                 flush=True,
             )

@@ -20,14 +20,14 @@ from hamnets.distributed import launch
 from hamnets.training import (
     ClassifyConfig,
     HNNConfig,
+    ImageConfig,
     Interrupted,
-    MnistConfig,
     Parallel,
     RunDir,
     RunOptions,
     fit_classifier,
     run_hnn,
-    run_mnist,
+    run_images,
 )
 
 CONFIGS = [
@@ -111,7 +111,7 @@ def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_t
 
 # -- images (classify --dataset mnist) ---------------------------------------------------------
 # 85 training images in batches of 20: the last global batch of 5 splits 3 / 2 over the ranks.
-IMAGES = MnistConfig(model="H1_J2", n_layers=2, epochs=2, batch_size=20, val_size=15, lr=0.01,
+IMAGES = ImageConfig(model="H1_J2", layers=2, epochs=2, batch_size=20, val_size=15, lr=0.01,
                      shift=1)  # fmt: skip
 
 
@@ -122,51 +122,57 @@ def _images() -> ImageData:
     return ImageData(x[:100], y[:100], x[100:], y[100:], tuple(str(k) for k in range(10)))
 
 
+def _image_options(folder: Path, **kw) -> RunOptions:
+    return RunOptions(plots=False, **{"out": str(folder), **kw})
+
+
 def _image_worker(rank: int, port: int, world: int, out_dir: str) -> None:
     _as_torchrun_child(rank, port, world)
     parallel, out = Parallel.from_env(), Path(out_dir)
-    metrics = run_mnist(IMAGES, out / "ddp", data=_images(), quiet=True, plots=False,
-                        parallel=parallel)  # fmt: skip
+    metrics = run_images(
+        IMAGES, _image_options(out / "ddp"), data=_images(), parallel=parallel
+    ).metrics
     assert (metrics == {}) == (rank != 0)  # only rank 0 reports
 
-    def ctrl_c(epoch: int, batch: int) -> None:
-        if rank == 1 and (epoch, batch) == (1, 1):
+    def ctrl_c(phase: str, done: int) -> None:
+        if rank == 1 and done == 5 + 2:  # 5 batches per epoch: after batch 1 of epoch 1
             os.kill(os.getpid(), signal.SIGINT)
 
     try:
-        run_mnist(IMAGES, out / "cut", data=_images(), quiet=True, plots=False,
-                  parallel=parallel, on_batch=ctrl_c)  # fmt: skip
-    except KeyboardInterrupt:
+        run_images(IMAGES, _image_options(out / "cut"), data=_images(), parallel=parallel,
+                   on_step=ctrl_c)  # fmt: skip
+    except Interrupted:
         (out / f"interrupted-rank{rank}").touch()
 
 
 def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_image_worker, 2, args=(2, str(tmp_path)), timeout_s=120)
-    single = run_mnist(IMAGES, tmp_path / "single", data=_images(), quiet=True, plots=False,
-                       parallel=Parallel())  # fmt: skip
+    single = run_images(IMAGES, _image_options(tmp_path / "single"), data=_images(),
+                        parallel=Parallel()).metrics  # fmt: skip
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    expected = RunDir(tmp_path / "single").load_checkpoint()["model"]
-    got = RunDir(tmp_path / "ddp").load_checkpoint()["model"]
+    expected = RunDir(tmp_path / "single").load_checkpoint()["task"]["model"]
+    got = RunDir(tmp_path / "ddp").load_checkpoint()["task"]["model"]
     for name, value in expected.items():
         torch.testing.assert_close(got[name], value, rtol=0, atol=1e-5, msg=name)
     for a, b in zip(ddp["per_epoch"], single["per_epoch"], strict=True):
-        assert a["train_acc"] == b["train_acc"] and a["test_acc"] == b["test_acc"]
-        assert a["val_acc"] == b["val_acc"]
+        assert a["train_accuracy"] == b["train_accuracy"]
+        assert a["test_accuracy"] == b["test_accuracy"]
+        assert a["val_accuracy"] == b["val_accuracy"]
         assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
-    assert ddp["final_test_acc"] == single["final_test_acc"]
+    assert ddp["test_accuracy"] == single["test_accuracy"]
     # Ctrl-C on rank 1 stops both ranks after the same step; rank 0's checkpoint resumes in a
     # single process and ends where the uninterrupted run ends.
     assert (tmp_path / "interrupted-rank0").exists() and (tmp_path / "interrupted-rank1").exists()
     ckpt = RunDir(tmp_path / "cut").load_checkpoint()
-    assert (ckpt["epoch"], ckpt["batch"]) == (1, 2)
-    again = run_mnist(None, tmp_path / "cut", resume=True, data=_images(), quiet=True,
-                      plots=False, parallel=Parallel())  # fmt: skip
-    resumed = RunDir(tmp_path / "cut").load_checkpoint()["model"]
+    assert divmod(ckpt["engine"]["done"], 5) == (1, 2)  # (epoch, batches done in it)
+    again = run_images(None, RunOptions(resume=str(tmp_path / "cut"), plots=False),
+                       data=_images(), parallel=Parallel()).metrics  # fmt: skip
+    resumed = RunDir(tmp_path / "cut").load_checkpoint()["task"]["model"]
     for name, value in expected.items():
         torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-5, msg=name)
     # the interrupted epoch's training statistics count both ranks' steps before the stop
     for a, b in zip(again["per_epoch"], single["per_epoch"], strict=True):
-        assert a["train_acc"] == b["train_acc"]
+        assert a["train_accuracy"] == b["train_accuracy"]
         assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
 
 

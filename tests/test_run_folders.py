@@ -212,3 +212,27 @@ def test_an_hnn_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path,
     assert without_times(metrics) == without_times(EXPECTED["hnn_v1"])
     ckpt = RunDir(folder).load_checkpoint()
     assert (ckpt["format"], ckpt["kind"], ckpt["engine"]["phase"]) == (2, "hnn", "done")
+
+
+def test_an_images_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path, one_thread):
+    from helpers import blob_data
+
+    from hamnets.training import evaluate_images, run_images
+
+    folder = _copy("images_v1", tmp_path)
+    data = blob_data(n_train=140)
+    assert evaluate_images(folder, data=data)["epoch"] == 0  # a format-1 checkpoint reads
+    metrics = run_images(None, RunOptions(resume=str(folder), plots=False), data=data).metrics
+    expected = EXPECTED["images_v1"]
+    renamed = {"final_test_acc": "test_accuracy", "final_val_acc": "val_accuracy",
+               "train_acc": "train_accuracy", "val_acc": "val_accuracy",
+               "test_acc": "test_accuracy"}  # fmt: skip
+    for key, value in expected.items():
+        if key != "per_epoch":
+            assert metrics[renamed.get(key, key)] == value, key
+    assert len(metrics["per_epoch"]) == len(expected["per_epoch"])
+    for got, row in zip(metrics["per_epoch"], expected["per_epoch"], strict=True):
+        for key, value in row.items():
+            assert got[renamed.get(key, key)] == value, key
+    assert metrics["final_loss"] == expected["per_epoch"][-1]["train_loss"]
+    assert RunDir(folder).load_checkpoint()["format"] == 2

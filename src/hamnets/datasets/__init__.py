@@ -1,13 +1,12 @@
 """Data sets: toy 2D classification sets, MNIST (offline), trajectory sampling."""
 
+from ._fetch import data_root, fetch_dataset
 from ._idx import read_idx, read_idx_bytes, write_idx
-from ._mnist import (
+from ._images import (
     DATASETS,
     ROLES,
     IdxDataset,
     ImageData,
-    data_root,
-    fetch_dataset,
     load_dataset,
     locate_idx_files,
     read_image_folder,
