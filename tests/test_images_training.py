@@ -344,15 +344,15 @@ def test_cli_classify_mnist_evaluate_and_resume(tmp_path, tiny_mnist, capsys):
     )
     assert code == 0
     config = json.loads((out / "config.json").read_text())
-    assert (config["model"], config["n_layers"], config["epochs"]) == ("MS1", 2, 1)
+    assert (config["model"], config["layers"], config["epochs"]) == ("MS1", 2, 1)
     assert (config["h"], config["weight_decay"], config["alpha"]) == (0.4, 1e-3, 1e-3)
-    assert (config["lr"], config["batch_size"], config["channels"]) == (0.04, 20, 8)
+    assert (config["lr"], config["batch_size"], config["nf"]) == (0.04, 20, 8)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert "final test accuracy" in capsys.readouterr().out
+    assert "test accuracy" in capsys.readouterr().out
     # the data are now cached: evaluate needs no folder
     assert main(["evaluate", str(out)]) == 0
     text = capsys.readouterr().out
-    assert f"test accuracy {metrics['final_test_acc']:.2%}" in text
+    assert f"test accuracy {metrics['test_accuracy']:.2%}" in text
     assert main(["classify", "--resume", str(out), "--quiet", "--no-plots"]) == 0
 
 

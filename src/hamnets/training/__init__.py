@@ -49,6 +49,18 @@ _EXPORTS = {
         )
     },
     **{name: ".hnn" for name in ("HNNConfig", "fit_derivatives", "fit_trajectories", "run_hnn")},
+    **{
+        name: ".images"
+        for name in (
+            "IMAGE_MODELS",
+            "ImageConfig",
+            "MnistConfig",
+            "PAPER_HYPERPARAMETERS",
+            "build_image_model",
+            "evaluate_images",
+            "run_images",
+        )
+    },
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -216,9 +216,9 @@ def run_images(
         log: called with one line per data source tried when fetching.
 
     Returns:
-        The run folder and the metrics written to ``metrics.json`` (the keys of every ``classify`` run, then
-        the image task's; see ``_report.image_metrics``); on ranks other
-        than 0 an empty dict.
+        The run folder and the metrics written to ``metrics.json`` (the keys of every
+        ``classify`` run, then the image task's; see ``_report.image_metrics``); on ranks
+        other than 0 no metrics.
 
     Raises:
         Interrupted: after Ctrl-C (every rank stops after the same step), once the checkpoint
