@@ -115,3 +115,24 @@ def test_a_resumed_image_flag_on_a_2d_run_is_refused(tmp_path, capsys):
         main(["classify", "--resume", str(out), "--stages", "2"])
     assert exc.value.code == 2
     assert "--stages does not apply" in capsys.readouterr().err
+
+
+def test_counterexample_takes_fresh_folders_and_refuses_an_existing_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["counterexample", "--T", "1", "--no-gif", "--dpi", "30"]
+    assert main(argv) == 0 and main(argv) == 0
+    assert sorted(p.name for p in Path("runs").iterdir()) == ["counterexample", "counterexample_2"]
+    before = (Path("runs/counterexample") / "metrics.json").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--out", "runs/counterexample"])
+    assert exc.value.code == 2
+    assert (Path("runs/counterexample") / "metrics.json").read_bytes() == before
+    assert main([*argv, "--out", "runs/counterexample", "--overwrite"]) == 0
+
+
+def test_hnn_lr_1e30_exits_3(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["hnn", "--system", "tutorial", "--hidden", "8", "--steps", "20", "--lr", "1e30"]
+    assert main([*argv, "--quiet", "--no-plots", "--out", str(out)]) == 3
+    assert "diverged" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"

@@ -236,3 +236,16 @@ def test_an_images_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_pa
             assert got[renamed.get(key, key)] == value, key
     assert metrics["final_loss"] == expected["per_epoch"][-1]["train_loss"]
     assert RunDir(folder).load_checkpoint()["format"] == 2
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "hamnets"
+    unsafe = [
+        f"{path.relative_to(src)}:{n}"
+        for path in src.rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"torch\.load\(", line) and "weights_only=True" not in line
+    ]
+    assert not unsafe, unsafe

@@ -38,7 +38,7 @@ class DistributedResult:
 def _node_main(rank: int, port: int, share_dir: str, timeout_s: float) -> None:
     """Body of node ``rank``'s process: it reads only its own share of weights and data."""
     torch.set_num_threads(1)
-    share = torch.load(Path(share_dir) / f"node{rank}.pt")
+    share = torch.load(Path(share_dir) / f"node{rank}.pt", weights_only=True)
     graph = Graph.from_dict(share["graph"])
     group = connect(rank, graph.n_nodes, port, timeout_s=timeout_s)
     link = NeighbourLink(group, graph, rank)
@@ -106,7 +106,7 @@ def run_graph_h2(
             }
             torch.save(share, Path(tmp) / f"node{i}.pt")
         launch(_node_main, n, args=(tmp, timeout_s), timeout_s=timeout_s)
-        outs = [torch.load(Path(tmp) / f"out{i}.pt") for i in range(n)]
+        outs = [torch.load(Path(tmp) / f"out{i}.pt", weights_only=True) for i in range(n)]
 
     output = torch.stack([o["p"] for o in outs] + [o["q"] for o in outs], 1)  # (batch, nf)
     input_grad, grads = None, None
