@@ -209,15 +209,15 @@ def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
         if (label, done) == ("model", 5):
             os.kill(os.getpid(), signal.SIGINT)
 
-    from hamnets.training.hnn import _run as hnn_run
+    from hamnets.training import _session
 
-    real = hnn_run.Engine
+    real = _session.Engine
 
     def engine(*args, **kwargs):
         return real(*args, **{**kwargs, "on_step": ctrl_c})
 
     with monkeypatch.context() as m:
-        m.setattr(hnn_run, "Engine", engine)
+        m.setattr(_session, "Engine", engine)
         assert main([*argv, "--out", str(tmp_path / "cut")]) == 130
     err = capsys.readouterr().err.strip()
     assert err == (

@@ -38,24 +38,22 @@ class UsageError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, lowest: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1)
 
 
 def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+    return _integer(text, 0)
 
 
 def positive_float(text: str) -> float:

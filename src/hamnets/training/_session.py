@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ._configs import FORMAT, RunConfig, differences
-from ._errors import ConfigError, Diverged, RunFolderError
+from ._engine import Engine, Phase, TrainingTask
+from ._errors import ConfigError, Diverged, Interrupted, RunFolderError
 from ._folder import RunLock, claim_run_folder
 from ._parallel import Parallel
 from ._rundir import CONFIG, RunDir
@@ -195,6 +196,41 @@ class RunSession(Generic[C]):
     def header(self) -> dict[str, Any]:
         """What every checkpoint of this run starts with."""
         return {"kind": self.cls.KIND, "config": self.config.to_dict()}
+
+    def engine(
+        self,
+        task: TrainingTask,
+        phases: list[Phase],
+        *,
+        on_step: Callable[[str, int], None] | None = None,
+    ) -> Engine:
+        """The engine of this run, at the resumed checkpoint's place if there is one."""
+        engine = Engine(
+            task,
+            phases,
+            run=self.run,
+            header=self.header(),
+            parallel=self.parallel,
+            quiet=self.options.quiet,
+            on_step=on_step,
+        )
+        if self.checkpoint is not None:
+            engine.restore(self.checkpoint)
+        return engine
+
+    def train(self, engine: Engine, *, history: str = "history") -> None:
+        """Run ``engine``'s phases. On Ctrl-C, ``history.csv`` is written beside the
+        checkpoint; on divergence, ``metrics.json`` says so with the history so far under
+        ``history``."""
+        try:
+            engine.run_phases()
+        except Diverged as exc:
+            self.diverged(exc, {history: engine.history})
+            raise
+        except Interrupted:
+            if self.run is not None and self.parallel.is_main:
+                self.run.write_csv("history.csv", engine.history)
+            raise
 
     def diverged(self, exc: Diverged, extra: Mapping[str, Any] | None = None) -> None:
         """Write ``metrics.json`` with ``"status": "diverged"`` (rank 0)."""

@@ -14,7 +14,6 @@ from ...hdnn import HamiltonianDNN, build_hdnn
 from .._configs import FORMAT
 from .._device import resolve_device
 from .._engine import DONE, Engine, Phase, Stopwatch
-from .._errors import Diverged
 from .._parallel import Parallel
 from .._rundir import RunDir
 from .._session import RunOptions, RunSession
@@ -265,22 +264,8 @@ def fit_classifier(
             Phase("readout", 1, lambda: _FinalReadout(protocol, x, y, gens["shuffle"],
                                                       config.batch_size), desc="read-out"),
         ]  # fmt: skip
-        engine = Engine(
-            task,
-            phases,
-            run=run,
-            header=session.header(),
-            parallel=parallel,
-            quiet=options.quiet,
-            on_step=on_step,
-        )
-        if session.checkpoint is not None:
-            engine.restore(session.checkpoint)
-        try:
-            engine.run_phases()
-        except Diverged as exc:
-            session.diverged(exc, {"history": engine.history})
-            raise
+        engine = session.engine(task, phases, on_step=on_step)
+        session.train(engine)
         model.eval()
         W, mu = protocol.classifier()
         history = engine.history

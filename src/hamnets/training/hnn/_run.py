@@ -19,7 +19,7 @@ from torch import nn
 from ...hnn import build_hnn
 from ...integrate import Solver, build_solver
 from .._device import resolve_device
-from .._engine import DONE, Diverged, Engine, Interrupted, Phase
+from .._engine import DONE, Phase
 from .._parallel import Parallel
 from .._rundir import FORMAT
 from .._session import RunOptions, RunResult, RunSession
@@ -193,19 +193,8 @@ def run_hnn(
         if "baseline" in nets:
             phases.append(phase("baseline", config.steps, regression("baseline", "baseline"),
                                 "baseline"))  # fmt: skip
-        engine = Engine(task, phases, run=run, header=session.header(), parallel=parallel,
-                        quiet=options.quiet, on_step=on_step)  # fmt: skip
-        if session.checkpoint is not None:
-            engine.restore(session.checkpoint)
-        try:
-            engine.run_phases()
-        except Diverged as exc:
-            session.diverged(exc, {"history": engine.history})
-            raise
-        except Interrupted:
-            if run is not None and parallel.is_main:
-                run.write_csv("history.csv", engine.history)
-            raise
+        engine = session.engine(task, phases, on_step=on_step)
+        session.train(engine)
         metrics: dict[str, Any] = {}
         evaluation = None
         if parallel.is_main:  # rank 0 evaluates and writes

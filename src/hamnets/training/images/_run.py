@@ -22,7 +22,7 @@ from torch import nn
 from ...datasets import ImageData, load_dataset
 from ...vision import HDNNImageClassifier, LogisticRegression
 from .._device import resolve_device
-from .._engine import DONE, Diverged, Engine, Phase, Stopwatch
+from .._engine import DONE, Phase, Stopwatch
 from .._parallel import Parallel
 from .._rundir import FORMAT
 from .._session import RunOptions, RunResult, RunSession
@@ -269,22 +269,8 @@ def run_images(
             checkpoint_every=n_batches,
             desc=f"{config.dataset} {config.model}",
         )
-        engine = Engine(
-            task,
-            [phase],
-            run=run,
-            header=session.header(),
-            parallel=parallel,
-            quiet=options.quiet,
-            on_step=on_step,
-        )
-        if session.checkpoint is not None:
-            engine.restore(session.checkpoint)
-        try:
-            engine.run_phases()
-        except Diverged as exc:
-            session.diverged(exc, {"per_epoch": engine.history})
-            raise
+        engine = session.engine(task, [phase], on_step=on_step)
+        session.train(engine, history="per_epoch")
         if not parallel.is_main:
             return RunResult({}, run)
         metrics, pred = image_metrics(config, engine, s, model)
