@@ -64,7 +64,7 @@ def test_image_flags_on_2d_data_are_refused(argv, message, tmp_path, capsys):
 
 def test_two_runs_into_one_folder_at_once_one_is_refused_the_other_completes(tmp_path):
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "hamnets", "classify", *SMALL, "--epochs", "30"]
+    argv = [sys.executable, "-m", "hamnets", "classify", *SMALL, "--epochs", "10"]
     argv += ["--out", str(out)]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -77,7 +77,7 @@ def test_two_runs_into_one_folder_at_once_one_is_refused_the_other_completes(tmp
     assert second.stderr.startswith("hamnets: error:") and second.stderr.count("\n") == 1
     assert f"process {first.pid}" in second.stderr or "holds" in second.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["status"] == "finished" and metrics["epochs"] == 30
+    assert metrics["status"] == "finished" and metrics["epochs"] == 10
 
 
 def test_without_out_each_run_takes_a_fresh_folder(tmp_path, monkeypatch, capsys):
