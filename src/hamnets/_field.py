@@ -122,7 +122,9 @@ def _vjp_grad(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, who: 
     """
     create_graph = torch.is_grad_enabled()
     with torch.enable_grad():
-        zg = z if z.requires_grad else z.detach().requires_grad_(True)
+        # under no_grad a view of a leaf that requires grad still says requires_grad but is
+        # not connected to it: differentiate a detached copy then (only the value is wanted)
+        zg = z if (z.requires_grad and create_graph) else z.detach().requires_grad_(True)
         h = fn(zg)
         if h.shape != z.shape[:1]:
             raise ValueError(

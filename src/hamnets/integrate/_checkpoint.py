@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
-
-import torch
-from torch.utils.checkpoint import checkpoint
-
 from ._base import _count
 from ._gradient import Gradient
-from ._plan import run_steps
+from ._sweep import sweep
 
 
 class Checkpointed(Gradient):
     """Back-propagation with the solve cut into segments of ``every`` steps.
 
-    The forward pass keeps only each segment's first state (and the outputs); the backward pass
-    re-runs one segment at a time with its graph (:func:`torch.utils.checkpoint.checkpoint`,
-    non-reentrant) and back-propagates through it. The gradient is exactly that of plain
-    back-propagation (the same operations, recomputed); the graph held at once is one segment's,
-    so memory is about ``N / every`` states plus ``every`` steps of activations, at the price of
-    one extra forward pass. ``every ~ sqrt(N)`` minimises the sum. Works with every solver and
-    every field (closures included), and with ``gradgradcheck``.
+    The forward pass runs without a graph and keeps only each segment's first state (and the
+    outputs); the backward pass re-runs one segment at a time with its graph, last segment
+    first, and back-propagates the adjoint through it. The gradient is that of plain
+    back-propagation (the same operations, recomputed; equal to round-off). The graph held at
+    once is one segment's, so memory is about ``N / every`` states plus ``every`` steps of
+    activations, for one extra forward pass; ``every ~ sqrt(N)`` minimises the sum.
+
+    Works with every solver. Gradients reach ``x0`` and ``odeint``'s ``params`` (by default the
+    field's parameters when it is an ``nn.Module``; tensors a plain function closes over must
+    be passed as ``params``). Once differentiable: for ``gradgradcheck`` or a loss on a
+    gradient use ``gradient=None``.
 
     Args:
         every: steps per segment, ``>= 1``.
@@ -31,18 +30,4 @@ class Checkpointed(Gradient):
         self.every = _count(every, "every", "Checkpointed")
 
     def solve(self, solver, f, x, n_out, steps, params):
-        out: list[torch.Tensor | None] = [None] * n_out
-        out[0] = x
-        carry = None
-        it = iter(steps)
-        while chunk := list(itertools.islice(it, self.every)):
-
-            def segment(x_in, carry_in, chunk=chunk):
-                x_end, carry_end, ys = run_steps(solver, f, x_in, carry_in, chunk)
-                return x_end, carry_end, [y for _, y in ys]
-
-            idx = [i for st in chunk for i, _ in st.outs]
-            x, carry, ys = checkpoint(segment, x, carry, use_reentrant=False)
-            for i, y in zip(idx, ys, strict=True):
-                out[i] = y
-        return torch.stack(out)  # (n_out, batch, dim)
+        return sweep(solver, f, list(steps), n_out, self.every, x, params)
