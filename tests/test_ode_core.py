@@ -417,3 +417,25 @@ def test_lean_gradients_keep_far_less_than_backpropagation(cls):
     plain = bytes_of(None)
     assert bytes_of(Checkpointed(every=20)) < plain / 10
     assert bytes_of(SymplecticAdjoint()) < plain / 10
+
+
+@pytest.mark.parametrize("cls", (Leapfrog, Yoshida4), ids=lambda c: c.__name__)
+def test_time_dependent_splitting_step_is_symplectic(cls):
+    from hamnets import canonical_j
+
+    field, solver = ForcedOscillatorH(), cls()
+    x0 = torch.tensor([0.7, -0.4], dtype=F64)
+
+    class Anharmonic(ForcedOscillatorH):  # V(t, q) = q^4/4 - F cos(W t) q: a nonlinear force
+        def potential(self, t, q):
+            return 0.25 * (q**4).sum(-1) - self.force * torch.cos(self.freq * t) * q.sum(-1)
+
+        def dh_dq(self, t, q):
+            return q**3 - self.force * torch.cos(self.freq * t)
+
+    for f in (field, Anharmonic()):
+        m = torch.autograd.functional.jacobian(
+            lambda x, f=f: solver.step(f, x[None], 0.3, 1.1)[0], x0
+        )
+        j = canonical_j(2, dtype=F64)
+        torch.testing.assert_close(m.T @ j @ m, j, rtol=0, atol=1e-13)
