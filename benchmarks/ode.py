@@ -192,6 +192,7 @@ def plot(curves: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     fig = Figure(figsize=(4 * len(curves), 7), layout="constrained")
     axes = fig.subplots(2, len(curves), squeeze=False)
@@ -206,6 +207,7 @@ def plot(curves: dict, path: Path) -> None:
         axes[0][col].set_xlabel("field evaluations")
         axes[1][col].set_xlabel("seconds per solve")
         for row in (0, 1):
+            axes[row][col].xaxis.set_minor_formatter(NullFormatter())
             axes[row][col].set_ylabel("max abs error at the output times")
             axes[row][col].grid(True, which="major", alpha=0.3)
     axes[0][0].legend(fontsize=8)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from hamnets.hnn import TimeDependentSeparableField
 from hamnets.systems import Pendulum, Spring, TwoBody
@@ -52,6 +53,15 @@ def complete_k(m: float) -> float:
     while abs(a - b) > 1e-16:
         a, b = 0.5 * (a + b), math.sqrt(a * b)
     return math.pi / (2 * a)
+
+
+class TimeEnergy(nn.Module):
+    """``H(t, x) = (1 + t/2) |x|^2 / 2 + sin(t) x_0``."""
+
+    in_features = 2
+
+    def forward(self, t, x):
+        return 0.5 * (1 + 0.5 * t) * (x**2).sum(-1) + torch.sin(t) * x[:, 0]
 
 
 def spring() -> Problem:
