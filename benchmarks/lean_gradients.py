@@ -26,7 +26,8 @@ Plain back-propagation at 10^4 steps needs about 10 GB for RK4, more than this s
 machine can spare, so it is measured at ``--plain-steps`` (10^3) and extrapolated linearly in
 the number of steps (its graph is one step's activations per step); the ratios at 10^4 steps
 use that extrapolation, those at 10^3 are measured outright.
-Time is the wall time of the training step (median of ``--repeats``).
+Time: the wall time and the process CPU time of the training step (median of ``--repeats``);
+the ratios use the CPU time, which other jobs on this shared machine disturb far less.
 
 Gradient check: in float64 (batch 16, 500 steps) the gradients of the lean strategies against
 plain back-propagation, largest relative difference over all parameters and x0.
@@ -124,19 +125,21 @@ def child(solver_name: str, grad_name: str, steps: int, repeats: int) -> dict:
     x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
     training_step(field, solver, gradient_of(grad_name, 10), x0, 10)  # warm-up
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    times, cpu = [], []
+    for _ in range(repeats):  # timed, and the resident-set peak, without hooks
+        t0, c0 = time.perf_counter(), time.process_time()
+        training_step(field, solver, gradient_of(grad_name, steps), x0, steps)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     saved = SavedPeak(list(field.parameters()))
     with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t):
         training_step(field, solver, gradient_of(grad_name, steps), x0, steps)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        training_step(field, solver, gradient_of(grad_name, steps), x0, steps)
-        times.append(time.perf_counter() - t0)
     return {
         "saved_peak_mib": saved.peak / 2**20,
         "rss_rise_mib": (rss - before) / 1024,
         "seconds": statistics.median(times),
+        "cpu_seconds": statistics.median(cpu),
     }
 
 
@@ -163,7 +166,8 @@ def gradient_check(solver_name: str, steps: int = 500) -> dict:
 def _line(solver_name: str, grad_name: str, steps: int, r: dict) -> str:
     return (
         f"{solver_name:8s} {grad_name:12s} {steps:6d} steps: saved {r['saved_peak_mib']:9.2f} "
-        f"MiB, rss +{r['rss_rise_mib']:8.1f} MiB, {r['seconds']:7.2f} s"
+        f"MiB, rss +{r['rss_rise_mib']:8.1f} MiB, {r['seconds']:6.2f} s "
+        f"({r['cpu_seconds']:.2f} cpu)"
     )
 
 
@@ -202,12 +206,14 @@ def main() -> None:
                     "saved_peak_ratio": r["saved_peak_mib"] / (plain["saved_peak_mib"] * scale),
                     "rss_rise_ratio": r["rss_rise_mib"] / max(plain["rss_rise_mib"] * scale, 1e-9),
                     "time_ratio": r["seconds"] / (plain["seconds"] * scale),
+                    "cpu_time_ratio": r["cpu_seconds"] / (plain["cpu_seconds"] * scale),
                 }
                 results["ratios"].append(ratio)
                 print(
                     _line(solver_name, grad_name, steps, r)
                     + f" | /plain: saved {ratio['saved_peak_ratio']:.4f}"
                     f" rss {ratio['rss_rise_ratio']:.3f} time {ratio['time_ratio']:.2f}"
+                    f" cpu {ratio['cpu_time_ratio']:.2f}"
                     + (" (plain extrapolated)" if ratio["plain_extrapolated"] else "")
                 )
         check = gradient_check(solver_name)

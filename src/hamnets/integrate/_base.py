@@ -88,6 +88,9 @@ class FixedStepSolver(Solver):
     """A solver with a constant step: each interval between output times is cut into
     ``ceil(|interval| / dt)`` equal steps (one step per interval when ``dt`` is None).
 
+    A subclass implements ``_step(f, t, x, h)`` on a :class:`~hamnets._field.TimedField`
+    ``f(t, x)``, or ``_advance`` when a step hands a field value on to the next (leapfrog).
+
     Args:
         dt: the largest step size, ``> 0``; ``None`` steps straight from one output time to
             the next.
