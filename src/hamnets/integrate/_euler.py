@@ -12,6 +12,7 @@ class Euler(FixedStepSolver):
 
     order = 1
     symplectic = False
+    c, a, b = (0.0,), ((),), (1.0,)  # Butcher tableau (for SymplecticAdjoint)
 
     def _step(self, f: TimedField, t: float, x: torch.Tensor, h: float) -> torch.Tensor:
         return x + h * f(t, x)

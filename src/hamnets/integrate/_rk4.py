@@ -15,6 +15,10 @@ class RK4(FixedStepSolver):
 
     order = 4
     symplectic = False
+    # Butcher tableau (read by SymplecticAdjoint's stage-wise reverse sweep)
+    c = (0.0, 0.5, 0.5, 1.0)
+    a = ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0))
+    b = (1 / 6, 1 / 3, 1 / 3, 1 / 6)
 
     def _step(self, f: TimedField, t: float, x: torch.Tensor, h: float) -> torch.Tensor:
         k1 = f(t, x)
