@@ -41,10 +41,10 @@ def adaptive_solve(
             t_new = target if clipped else t + hs
             met: list[tuple[int, float]] = []
             while nxt < len(times) and direction * (times[nxt] - t_new) <= 0:
-                theta = 1.0 if times[nxt] == t_new else (times[nxt] - t) / hs
-                out.append(x_new if theta == 1.0 else solver.interpolate(x, ks, hs, theta))
-                met.append((nxt, theta))
+                met.append((nxt, 1.0 if times[nxt] == t_new else (times[nxt] - t) / hs))
                 nxt += 1
+            if met:
+                out += solver.dense_at(x, x_new, ks, hs, [th for _, th in met])
             steps.append(Step(t, hs, tuple(met)))
             if nxt == len(times):
                 return out, steps

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from ._base import Field, Solver, TimedField, _count, _positive, timed
-from ._interpolation import Poly, rk_dense
+from ._interpolation import Poly, rk_dense, rk_dense_many
 
 
 class EmbeddedRK(Solver):
@@ -92,8 +92,7 @@ class EmbeddedRK(Solver):
 
     def _advance_dense(self, f, t, x, h, carry, thetas):
         x_new, ks, _ = self.stages(f, t, x, f(t, x) if carry is None else carry, h)
-        outs = [x_new if th == 1.0 else self.interpolate(x, ks, h, th) for th in thetas]
-        return x_new, ks[-1], outs
+        return x_new, ks[-1], self.dense_at(x, x_new, ks, h, thetas)
 
     def interpolate(
         self, x: torch.Tensor, ks: Sequence[torch.Tensor], h: float, theta: float
@@ -101,6 +100,20 @@ class EmbeddedRK(Solver):
         """The continuous extension at ``t + theta h`` of the step from ``x`` with stages
         ``ks``: ``(batch, dim)``."""
         return rk_dense(self.dense, x, ks, h, theta)
+
+    def dense_at(
+        self,
+        x: torch.Tensor,
+        x_new: torch.Tensor,
+        ks: Sequence[torch.Tensor],
+        h: float,
+        thetas: Sequence[float],
+    ) -> list[torch.Tensor]:
+        """The states at ``t + theta h`` for all ``thetas`` of one step (``theta = 1`` is
+        ``x_new`` itself), the inner ones evaluated together."""
+        inner = [th for th in thetas if th != 1.0]
+        ys = iter(rk_dense_many(self.dense, x, ks, h, inner) if inner else [])
+        return [x_new if th == 1.0 else next(ys) for th in thetas]
 
     def error_norm(self, err: torch.Tensor, x: torch.Tensor, x_new: torch.Tensor) -> float:
         scale = self.atol + self.rtol * torch.maximum(x.detach().abs(), x_new.detach().abs())

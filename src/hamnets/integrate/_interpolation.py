@@ -100,6 +100,23 @@ def rk_dense(
     return out
 
 
+def rk_dense_many(
+    table: Sequence[Poly],
+    x: torch.Tensor,
+    ks: Sequence[torch.Tensor],
+    h: float,
+    thetas: Sequence[float],
+) -> list[torch.Tensor]:
+    """The continuous extension at several ``thetas`` of one step at once (one product of the
+    ``(n, s)`` weights with the stacked stages): a list of ``n`` states ``(batch, dim)``."""
+    if len(thetas) == 1:
+        return [rk_dense(table, x, ks, h, thetas[0])]
+    w = torch.tensor([dense_weights(table, th) for th in thetas], dtype=x.dtype, device=x.device)
+    stacked = torch.stack(list(ks))  # (s, batch, dim)
+    ys = x + torch.tensordot(h * w, stacked, dims=1)  # (n, batch, dim)
+    return list(ys.unbind(0))
+
+
 def hermite(
     x0: torch.Tensor, f0: torch.Tensor, x1: torch.Tensor, f1: torch.Tensor, h: float, s: float
 ) -> torch.Tensor:
