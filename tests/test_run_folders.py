@@ -197,6 +197,16 @@ def test_files_are_written_atomically(tmp_path):
     assert sorted(p.name for p in run.path.iterdir()) == ["metrics.json"]
 
 
+def _flatten(m: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in m.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def test_an_hnn_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path, one_thread):
     from hamnets.training import run_hnn
 
@@ -209,7 +219,21 @@ def test_an_hnn_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path,
 
     assert metrics["status"] == "finished"
     del metrics["status"]
-    assert without_times(metrics) == without_times(EXPECTED["hnn_v1"])
+    got, expected = without_times(metrics), without_times(EXPECTED["hnn_v1"])
+    # Training resumes exactly: the derivative errors of the trained networks are the 0.1.0
+    # run's to the last bit. The rollout metrics went through Tsit5's dense output, which is
+    # the method's own interpolant since 0.1.0's cubic Hermite (docs/integrate.md): equal to
+    # its interpolation error, about 1e-6 relative here.
+    for m, e in ((got, expected), (got["baseline"], expected["baseline"])):
+        for key in ("train_derivative_mse", "test_derivative_mse"):
+            assert m[key] == e[key], key
+    flat_got, flat_expected = _flatten(got), _flatten(expected)
+    assert flat_got.keys() == flat_expected.keys()
+    for key, value in flat_expected.items():
+        if isinstance(value, str):  # system, model
+            assert flat_got[key] == value, key
+        else:
+            assert flat_got[key] == pytest.approx(value, rel=1e-4), key
     ckpt = RunDir(folder).load_checkpoint()
     assert (ckpt["format"], ckpt["kind"], ckpt["engine"]["phase"]) == (2, "hnn", "done")
 

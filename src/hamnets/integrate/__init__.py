@@ -1,9 +1,12 @@
 """ODE integrators: adaptive Runge-Kutta, fixed-step and symplectic, behind one ``odeint``."""
 
+from ._adjoint import SymplecticAdjoint
 from ._base import FixedStepSolver, SeparableSolver, Solver
+from ._checkpoint import Checkpointed
 from ._dopri5 import Dopri5
 from ._embedded_rk import EmbeddedRK
 from ._euler import Euler
+from ._gradient import Gradient
 from ._implicit_midpoint import ImplicitMidpoint
 from ._leapfrog import Leapfrog
 from ._odeint import odeint
@@ -30,4 +33,7 @@ __all__ = [
     "SOLVER_NAMES",
     "SOLVERS",
     "build_solver",
+    "Gradient",
+    "Checkpointed",
+    "SymplecticAdjoint",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._embedded_rk import EmbeddedRK
+from ._interpolation import _dopri5_table
 
 _B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
 _B_HAT = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
@@ -12,7 +13,8 @@ class Dopri5(EmbeddedRK):
     """Dormand-Prince (1980) explicit Runge-Kutta 5(4), 7 stages with FSAL.
 
     Order 5 (the solution is the fifth-order weights, the fourth-order ones estimate the
-    error), not symplectic, adaptive (see :class:`EmbeddedRK` for the control and arguments).
+    error), not symplectic, adaptive; dense output by Dormand-Prince's (Shampine's) continuous
+    extension of order 4 (see :class:`EmbeddedRK` for the control and arguments).
     """
 
     order = 5
@@ -28,3 +30,4 @@ class Dopri5(EmbeddedRK):
     )
     b = _B
     e = tuple(b1 - b2 for b1, b2 in zip(_B, _B_HAT, strict=True))
+    dense = _dopri5_table(_B)

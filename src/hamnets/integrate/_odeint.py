@@ -6,18 +6,20 @@ import math
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
-from ._base import Field, FixedStepSolver, Solver
-from ._embedded_rk import EmbeddedRK, hermite
+from .._field import Field, TimedField
+from ._adaptive import adaptive_solve
+from ._base import FixedStepSolver, Solver
+from ._embedded_rk import EmbeddedRK
+from ._gradient import Gradient
+from ._plan import fixed_steps, run_steps
 from ._tsit5 import Tsit5
 
 
-class _CheckedField:
-    """``field`` with its outputs checked: a wrong shape or a non-finite value raises."""
-
-    def __init__(self, field: Field, dim: int, batch: int) -> None:
-        self.field, self.dim, self.batch = field, dim, batch
-        self.separable = getattr(field, "separable", False)
+class _CheckedField(TimedField):
+    """``field`` seen as ``f(t, x)`` with its outputs checked: a wrong shape or a non-finite
+    value raises."""
 
     def _check(self, out: object, like: torch.Tensor, what: str) -> torch.Tensor:
         if not isinstance(out, torch.Tensor) or out.shape != like.shape:
@@ -33,29 +35,32 @@ class _CheckedField:
             )
         return out
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self._check(self.field(x), x, "the field")
+    def __call__(self, t, x):
+        return self._check(super().__call__(t, x), x, "the field")
 
-    def dh_dq(self, q: torch.Tensor) -> torch.Tensor:
-        return self._check(self.field.dh_dq(q), q, "the field's dh_dq")
+    def dh_dq(self, t, q):
+        return self._check(super().dh_dq(t, q), q, "the field's dh_dq")
 
-    def dh_dp(self, p: torch.Tensor) -> torch.Tensor:
-        return self._check(self.field.dh_dp(p), p, "the field's dh_dp")
+    def dh_dp(self, t, p):
+        return self._check(super().dh_dp(t, p), p, "the field's dh_dp")
 
 
-def _as_times(t: torch.Tensor | Sequence[float], x0: torch.Tensor) -> list[float]:
+def _as_times(t: torch.Tensor | Sequence[float]) -> list[float]:
     tt = torch.as_tensor(t, dtype=torch.float64)
     if tt.ndim != 1 or tt.numel() < 1:
         raise ValueError(f"t must be a 1-D sequence of output times, got shape {tuple(tt.shape)}.")
     times = tt.tolist()
     if not all(math.isfinite(v) for v in times):
         raise ValueError("t contains NaN or inf.")
-    bad = [i for i in range(1, len(times)) if not times[i] > times[i - 1]]
-    if bad:
-        i = bad[0]
-        raise ValueError(
-            f"t must be strictly increasing; t[{i - 1}]={times[i - 1]!r} >= t[{i}]={times[i]!r}."
-        )
+    if len(times) > 1:
+        sign = 1.0 if times[1] > times[0] else -1.0
+        bad = [i for i in range(1, len(times)) if not sign * (times[i] - times[i - 1]) > 0]
+        if bad:
+            i = bad[0]
+            raise ValueError(
+                "t must be strictly increasing or strictly decreasing (to integrate backwards); "
+                f"t[{i - 1}]={times[i - 1]!r}, t[{i}]={times[i]!r}."
+            )
     return times
 
 
@@ -64,33 +69,52 @@ def odeint(
     x0: torch.Tensor,
     t: torch.Tensor | Sequence[float],
     solver: Solver | None = None,
+    *,
+    gradient: Gradient | None = None,
+    params: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Solve ``dx/dt = field(x)``, ``x(t[0]) = x0``, and return the states at the times ``t``.
+    """Solve ``dx/dt = f(t, x)``, ``x(t[0]) = x0``, and return the states at the times ``t``.
 
     Every initial condition of the batch is integrated in the same call (fixed-step solvers
     and the shared-step adaptive control see the whole batch at once). The result is
-    differentiable with respect to ``x0`` and the field's parameters by back-propagation
-    through the solver steps.
+    differentiable with respect to ``x0`` and the field's parameters.
 
     Args:
-        field: ``(batch, dim) -> (batch, dim)``, autonomous (e.g. a
-            :class:`hamnets.hnn.HamiltonianNN` or a :class:`hamnets.systems.HamiltonianSystem`).
+        field: ``f(t, x)`` or autonomous ``f(x)``, states ``(batch, dim) -> (batch, dim)``,
+            ``t`` a scalar tensor of the state's dtype. Which one is decided once per call by
+            :func:`hamnets._field.takes_time`: two required positional parameters (of the
+            function, or of a module's ``forward``) mean ``f(t, x)``, one means ``f(x)``.
+            E.g. a :class:`hamnets.hnn.HamiltonianNN` (of ``H(x)`` or ``H(t, x)``) or a
+            :class:`hamnets.systems.HamiltonianSystem`.
         x0: initial states ``(batch, dim)`` or one state ``(dim,)``.
-        t: strictly increasing output times ``(T,)``; ``t[0]`` is the initial time.
+        t: strictly monotonic output times ``(T,)``; ``t[0]`` is the initial time. Decreasing
+            times integrate backwards.
         solver: a solver object, e.g. ``Tsit5(rtol=1e-6, atol=1e-8)`` (the default),
             ``RK4(dt=0.01)`` or ``Leapfrog(dt=0.01)``.
+        gradient: how the result is differentiated: ``None`` (default) back-propagates through
+            every step (memory grows with the steps); ``Checkpointed(every=k)`` keeps every
+            k-th state and recomputes the rest; ``SymplecticAdjoint()`` keeps one state per
+            step and recomputes each step in a reverse sweep. All three give the gradient of
+            the discrete solve.
+        params: the tensors a :class:`SymplecticAdjoint` differentiates besides ``x0``; by
+            default the parameters of ``field`` when it is an ``nn.Module``.
 
     Returns:
         states ``(T, batch, dim)`` (or ``(T, dim)`` for an unbatched ``x0``); entry 0 is ``x0``.
 
     Raises:
-        ValueError: bad ``t`` or ``x0``, a separable-only solver on a non-separable field, a
-            field returning the wrong shape or NaN, or too many steps.
+        ValueError: bad ``t``, ``x0`` or ``field`` signature, a separable-only solver on a
+            non-separable field, a field returning the wrong shape or NaN, or too many steps.
     """
     solver = Tsit5() if solver is None else solver
     if not isinstance(solver, Solver):
         raise ValueError(
             f"solver must be a hamnets.integrate solver object such as Tsit5(), got {solver!r}."
+        )
+    if gradient is not None and not isinstance(gradient, Gradient):
+        raise ValueError(
+            "gradient must be None, Checkpointed(every=k) or SymplecticAdjoint(), "
+            f"got {gradient!r}."
         )
     if not isinstance(x0, torch.Tensor) or x0.ndim not in (1, 2) or x0.numel() == 0:
         raise ValueError(
@@ -110,59 +134,28 @@ def odeint(
         )
     if solver.needs_separable and x.shape[1] % 2:
         raise ValueError(f"a separable solver needs an even state dimension, got {x.shape[1]}.")
-    times = _as_times(t, x0)
-    f = _CheckedField(field, x.shape[1], x.shape[0])
-    if isinstance(solver, EmbeddedRK):
-        out = _adaptive(solver, f, x, times)
-    elif isinstance(solver, FixedStepSolver):
-        out = _fixed(solver, f, x, times)
-    else:
+    times = _as_times(t)
+    f = _CheckedField(field)
+    if not isinstance(solver, (EmbeddedRK, FixedStepSolver)):
         raise ValueError(f"odeint does not know how to drive {type(solver).__name__}.")
-    ys = torch.stack(out)  # (T, batch, dim)
+    if gradient is None:
+        ys = torch.stack(_solve(solver, f, x, times))  # (T, batch, dim)
+    else:
+        if isinstance(solver, EmbeddedRK):
+            with torch.no_grad():  # record the accepted steps, then replay them
+                steps = adaptive_solve(solver, f, x, times)[1]
+        else:
+            steps = fixed_steps(solver, times)
+        if params is None:
+            params = list(field.parameters()) if isinstance(field, nn.Module) else []
+        params = [p for p in params if p.requires_grad]
+        ys = gradient.solve(solver, f, x, len(times), steps, params)
     return ys[:, 0] if unbatched else ys
 
 
-def _fixed(solver: FixedStepSolver, f: Field, x: torch.Tensor, times: list[float]):
+def _solve(solver: Solver, f: TimedField, x: torch.Tensor, times: list[float]):
+    if isinstance(solver, EmbeddedRK):
+        return adaptive_solve(solver, f, x, times)[0]
     out = [x]
-    for t0, t1 in zip(times[:-1], times[1:], strict=True):
-        span = t1 - t0
-        n = 1 if solver.dt is None else max(1, math.ceil(span / solver.dt - 1e-9))
-        h = span / n
-        for _ in range(n):
-            x = solver.step(f, x, h)
-        out.append(x)
-    return out
-
-
-def _adaptive(solver: EmbeddedRK, f: Field, x: torch.Tensor, times: list[float]):
-    out = [x]
-    if len(times) == 1:
-        return out
-    t, t_end = times[0], times[-1]
-    fx = f(x)
-    h = solver.initial_step(f, x, fx, t_end - t)
-    nxt = 1  # index of the next output time
-    for _ in range(solver.max_steps):
-        target = t_end if solver.dense_output else times[nxt]
-        clipped = h >= target - t
-        h_try = target - t if clipped else h
-        x_new, f_new, err = solver.attempt(f, x, fx, h_try)
-        norm = solver.error_norm(err, x, x_new)
-        if not math.isfinite(norm):
-            raise ValueError(f"{type(solver).__name__}: the error estimate is not finite at t={t}.")
-        if norm <= 1.0:
-            t_new = target if clipped else t + h_try
-            while nxt < len(times) and times[nxt] <= t_new:
-                if times[nxt] == t_new:
-                    out.append(x_new)
-                else:  # inside the step: interpolate
-                    out.append(hermite(x, fx, x_new, f_new, h_try, (times[nxt] - t) / h_try))
-                nxt += 1
-            if nxt == len(times):
-                return out
-            t, x, fx = t_new, x_new, f_new
-        h = solver.next_step(h_try, norm) if (norm > 1.0 or not clipped) else max(h, h_try)
-    raise ValueError(
-        f"{type(solver).__name__}: more than max_steps={solver.max_steps} steps before "
-        f"t={t_end} (reached t={t:.6g}); loosen rtol/atol or raise max_steps."
-    )
+    _, _, ys = run_steps(solver, f, x, None, fixed_steps(solver, times))
+    return out + [y for _, y in ys]

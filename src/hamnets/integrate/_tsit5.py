@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._embedded_rk import EmbeddedRK
+from ._interpolation import TSIT5_DENSE
 
 _B = (
     0.09646076681806523,
@@ -20,7 +21,7 @@ class Tsit5(EmbeddedRK):
 
     Order 5, not symplectic, adaptive (see :class:`EmbeddedRK` for the control and
     arguments). Its coefficients are tuned for a smaller principal error than Dopri5 at the
-    same cost.
+    same cost. Dense output: Tsitouras' own continuous extension of order 4.
     """
 
     order = 5
@@ -51,3 +52,4 @@ class Tsit5(EmbeddedRK):
         0.458082105929187,
         -1 / 66,
     )
+    dense = TSIT5_DENSE
