@@ -105,6 +105,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
     )
     g.add_argument(
+        "--allow-isolated-nodes",
+        action="store_true",
+        help="accept nodes of a --graph file:PATH that no edge touches (refused by default: "
+        "usually a typo such as '2 99' for '2 9')",
+    )
+    g.add_argument(
         "--track-gradients",
         action="store_true",
         help="record the BSM norms dy_L/dy_{L-l} for every depth l after every step "
@@ -171,7 +177,9 @@ def _fill_2d(settings: dict[str, Any]) -> dict[str, Any]:
         return settings
     from ..hdnn import parse_graph
 
-    n = parse_graph(settings["graph"]).n_nodes
+    n = parse_graph(
+        settings["graph"], allow_isolated=settings.get("allow_isolated_nodes", False)
+    ).n_nodes
     settings.setdefault("nf", 2 * n)
     settings.setdefault("layers", 4)
     settings.setdefault("t_end", 0.5 * settings["layers"])

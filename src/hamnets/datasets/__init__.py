@@ -20,6 +20,8 @@ from ._toy2d import (
     load_toy2d_file,
     make_toy2d,
     pad_features,
+    points_outside,
+    robust_domain,
     swiss_roll,
 )
 from ._trajectories import (
@@ -41,6 +43,8 @@ __all__ = [
     "double_circles",
     "double_moons",
     "load_toy2d_file",
+    "points_outside",
+    "robust_domain",
     "make_toy2d",
     "pad_features",
     "swiss_roll",
