@@ -123,3 +123,194 @@ def test_a_graph_file_with_isolated_nodes_names_them(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="at most 512"):
         parse_graph("ring:100000")
+
+
+# -- sizes: caps in the parser, the memory guard, step caps ----------------------------------
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["classify", "--nf", "100000"], "--nf 100000 is above its cap of 1024"),
+        (["classify", "--layers", "1000000000"], "--layers 1000000000 is above its cap"),
+        (["classify", "--seed", "99999999999999999999"], "seeds are 32-bit"),
+        (["classify", "--seed", "-1"], "expected an integer >= 0"),
+        (["hnn", "--hidden", "10," * 70 + "10"], "at most 64 hidden layers"),
+        (["hnn", "--steps", "100000000"], "--steps 100000000 is above its cap"),
+        (["classify", "--threads", "100000"], "more threads than any machine"),
+        (["counterexample", "--T", "1e300", "--h", "1e-300"], "more than 10000000"),
+        (["counterexample", "--frames", "100000"], "--frames 100000 is above its cap"),
+    ],
+)
+def test_sizes_beyond_their_bounds_are_refused_with_the_reason(argv, expected, tmp_path, capsys):
+    _fails([*argv, "--out", str(tmp_path / "r")], capsys, expected)
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_memory_guard_refuses_what_cannot_fit_with_both_numbers(tmp_path, capsys):
+    out = ["--out", str(tmp_path / "r")]
+    err = _fails(["classify", "--nf", "100000", "--allow-large", *out], capsys, "needs about", "TB")
+    assert "available" in err and "--memory-limit" in err
+    _fails(["classify", "--layers", "1000000000", "--allow-large", *out], capsys, "needs about")
+    # a limit below what a small run needs refuses it; the default run fits
+    _fails(["classify", "--memory-limit", "0.001", *out], capsys, "is --memory-limit")
+    _fails(["hnn", "--memory-limit", "0.001", *out], capsys, "needs about")
+    assert not (tmp_path / "r").exists()
+
+
+def test_memory_estimates_grow_with_the_sizes():
+    from hamnets.training import ClassifyConfig
+    from hamnets.training.classify import memory_parts
+    from hamnets.training.hnn import HNNConfig
+    from hamnets.training.hnn._run import memory_parts as hnn_parts
+    from hamnets.training.images import ImageConfig
+    from hamnets.training.images._run import memory_parts as image_parts
+
+    small = sum(memory_parts(ClassifyConfig(), 4000, 4000).values())
+    assert 1e6 < small < 1e8
+    assert sum(memory_parts(ClassifyConfig(nf=100_000), 4000, 4000).values()) > 1e12
+    assert sum(image_parts(ImageConfig(), (28, 28), 70_000).values()) < 2e9
+    assert sum(image_parts(ImageConfig(nf=4096), (28, 28), 70_000).values()) > 1e10
+    assert sum(hnn_parts(HNNConfig(), 2, 750).values()) < 1e8
+    assert sum(hnn_parts(HNNConfig(hidden=(100_000, 100_000)), 2, 750).values()) > 1e11
+
+
+def test_a_fixed_step_rollout_beyond_max_steps_is_refused_before_it_starts(tmp_path, capsys):
+    from hamnets.training.hnn import HNNConfig
+
+    err = _fails(
+        ["hnn", "--solver", "rk4", "--dt", "1e-8", "--out", str(tmp_path / "r")],
+        capsys,
+        "2e+09 steps",
+        "--max-steps 100000",
+    )
+    assert "--solver rk4" in err
+    assert HNNConfig(solver="rk4", dt=1e-4, max_steps=200_000).max_steps == 200_000
+    with pytest.raises(ValueError, match="more than --max-steps"):
+        HNNConfig(solver="rk4", dt=1e-4)
+
+
+def test_tolerances_below_float32s_resolution_are_refused(tmp_path, capsys):
+    from hamnets.training.hnn import HNNConfig
+
+    _fails(["hnn", "--rtol", "1e-300", "--out", str(tmp_path / "r")], capsys, "4 eps")
+    with pytest.raises(ValueError, match="below what float32 states can resolve"):
+        HNNConfig(rtol=1e-7)
+    assert HNNConfig(rtol=5e-7).rtol == 5e-7
+
+
+# -- --check -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "kind"),
+    [
+        (["classify"], "classify"),
+        (["classify", "--model", "H2", "--graph", "ring:4"], "classify"),
+        (["hnn", "--steps", "5"], "hnn"),
+    ],
+)
+def test_check_prints_what_would_run_and_creates_nothing(argv, kind, tmp_path, capsys):
+    out = tmp_path / "sub" / "r"
+    assert main([*argv, "--check", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"check passed: would run {kind} in {out}" in printed and "of memory" in printed
+    assert '"model"' in printed  # the configuration, as JSON
+    assert not (tmp_path / "sub").exists()
+
+
+def test_check_refuses_what_the_run_would_refuse(finished_run, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    _fails(
+        ["classify", "--check", "--out", str(tmp_path / "file.txt" / "sub")],
+        capsys,
+        "file.txt is a file, not a folder",
+    )
+    run = _copy(finished_run, tmp_path)
+    _fails(["classify", "--check", "--out", str(run)], capsys, "holds a finished run")
+    assert main(["classify", "--check", "--resume", str(run)]) == 0
+    assert "would resume classify" in capsys.readouterr().out
+
+
+def test_out_under_a_file_and_a_read_only_folder_are_one_line(tmp_path, capsys):
+    import os
+
+    (tmp_path / "file.txt").write_text("x")
+    argv = ["classify", "--epochs", "1", "--layers", "2", "--quiet"]
+    _fails([*argv, "--out", str(tmp_path / "file.txt" / "sub")], capsys, "is a file, not a folder")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: a read-only folder is writable")
+        _fails([*argv, "--out", str(locked / "r")], capsys, "ro")
+    finally:
+        locked.chmod(0o700)
+
+
+# -- run folders (the engine's work, checked from the command line) ---------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A small finished classify run (copy it before changing it)."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    argv = ["classify", "--epochs", "1", "--layers", "2", "--no-plots", "--quiet"]
+    assert main([*argv, "--out", str(run)]) == 0
+    return run
+
+
+def _copy(run, tmp_path):
+    import shutil
+
+    return shutil.copytree(run, tmp_path / "run")
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", bytes(range(256)) * 3])
+def test_a_broken_checkpoint_on_resume_is_one_line(content, finished_run, tmp_path, capsys):
+    run = _copy(finished_run, tmp_path)
+    (run / "checkpoint.pt").write_bytes(content)
+    _fails(["classify", "--resume", str(run)], capsys, "checkpoint.pt")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("lr", "abc"), ("epochs", "many"), ("seed", 10**30), ("nf", 10**9)]
+)
+def test_a_bad_config_json_on_resume_is_one_line(key, value, finished_run, tmp_path, capsys):
+    import json
+
+    run = _copy(finished_run, tmp_path)
+    stored = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(dict(stored, **{key: value})))
+    _fails(["classify", "--resume", str(run)], capsys, "config.json")
+
+
+# -- HNN: a field that learned nothing ---------------------------------------------------------
+def test_a_zero_field_is_degenerate_and_a_good_one_is_not():
+    from torch import nn
+
+    from hamnets.training.hnn._run import degenerate_field
+
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    true = torch.stack([x[:, 1], -x[:, 0]], 1)  # the spring's field
+
+    class Fixed(nn.Module):
+        def __init__(self, f):
+            super().__init__()
+            self.f = f
+
+        def forward(self, x):
+            return self.f(x)
+
+    assert degenerate_field(Fixed(lambda x: 0 * x), x, true)["degenerate"]
+    assert degenerate_field(Fixed(lambda x: x * float("nan")), x, true)["degenerate"]
+    good = degenerate_field(Fixed(lambda x: torch.stack([x[:, 1], -x[:, 0]], 1)), x, true)
+    assert not good["degenerate"] and abs(good["field_rms_ratio"] - 1) < 1e-6
+
+
+def test_hnn_lr_1e6_is_flagged_degenerate(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "r"
+    argv = ["hnn", "--lr", "1e6", "--steps", "30", "--no-baseline", "--no-plots", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["degenerate"] is True
+    captured = capsys.readouterr()
+    assert "degenerate" in captured.err
+    assert captured.out.index("state_mse") < captured.out.index("energy_mse")

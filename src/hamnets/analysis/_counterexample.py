@@ -41,6 +41,10 @@ def _unit(y: tuple[float, float]) -> tuple[float, float]:
     return (y[0] / r, y[1] / r)
 
 
+#: the most steps of one counterexample trajectory (T / h)
+MAX_STEPS = 10_000_000
+
+
 @dataclass(frozen=True)
 class CounterexampleConfig:
     """One run of the counterexample.
@@ -75,6 +79,11 @@ class CounterexampleConfig:
                 raise ValueError("y0 = (0, 0) cannot be normalised; pass a non-zero y0.")
             y0 = _unit(y0)
         ratio = self.t_end / self.h
+        if not ratio <= MAX_STEPS:
+            raise ValueError(
+                f"T / h = {ratio:.3g} steps, more than {MAX_STEPS} (every step is stored with "
+                f"its 2x2 sensitivity); raise h or lower T."
+            )
         n_steps = round(ratio)
         if n_steps < 1 or abs(ratio - n_steps) > 1e-9 * max(1.0, ratio):
             raise ValueError(

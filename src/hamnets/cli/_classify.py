@@ -16,12 +16,15 @@ from ._common import (
     RUN_FLAGS,
     UsageError,
     add_run_flags,
+    check_caps,
     config_for,
     given,
     nonnegative_int,
     positive_float,
     positive_int,
+    print_plan,
     run_options,
+    seed,
     set_threads,
 )
 
@@ -77,7 +80,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--alpha", type=float, help="smoothness regulariser weight (2D 5e-4; images per model)"
     )
-    p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
+    p.add_argument(
+        "--seed", type=seed, help="seeds data, initialisation and batches, 0 to 2^32-1 (default 0)"
+    )
     p.add_argument(
         "--plots",
         action=argparse.BooleanOptionalAction,
@@ -199,8 +204,13 @@ def _run_2d(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         what="2D data sets (it is for --dataset mnist or fashion_mnist)",
         fill=_fill_2d,
     )
+    check_caps(flags)  # once every flag is known to apply
     parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     result = fit_classifier(config, run_options(flags), parallel=parallel)
+    if result.metrics.get("status") == "checked":
+        if parallel.is_main:
+            print_plan(result.metrics)
+        return 0
     if parallel.is_main:  # only rank 0 reports
         m = result.metrics
         print(
@@ -226,6 +236,7 @@ def _run_images(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         resume=flags.get("resume"),
         what="image data sets (it is for 2D data)",
     )
+    check_caps(flags)  # once every flag is known to apply
     parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     result = run_images(
         config,
@@ -233,6 +244,10 @@ def _run_images(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         parallel=parallel,
         log=lambda line: print(line, file=sys.stderr),
     )
+    if result.metrics.get("status") == "checked":
+        if parallel.is_main:
+            print_plan(result.metrics)
+        return 0
     if parallel.is_main:
         m = result.metrics
         print(

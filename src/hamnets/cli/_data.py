@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import UsageError, given, positive_float, positive_int
+from ._common import UsageError, given, positive_float, threads
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 
@@ -65,7 +65,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dir", help="the run folder")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: the run's)")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=threads, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_evaluate)
 
 

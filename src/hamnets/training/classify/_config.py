@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from .._configs import RunConfig, free
+from .._configs import RunConfig, check_seed, free
 
 if TYPE_CHECKING:  # torch-free at import: the command line reads these defaults for --help
     from ...hdnn import Graph
@@ -120,6 +120,7 @@ class ClassifyConfig(RunConfig):
             )
         if self.input_features is not None:
             object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
+        check_seed(self.seed)
         self._check_graph()
 
     def _check_graph(self) -> None:

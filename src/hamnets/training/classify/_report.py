@@ -6,14 +6,14 @@ import numpy as np
 import torch
 
 from .._rundir import RunDir, atomic_write
-from ._run import ClassifyResult
+from ._run import PLOT_GRID, ClassifyResult
 
 __all__ = ["write_classify_outputs"]
 
 
 @torch.no_grad()
 def write_classify_outputs(
-    result: ClassifyResult, run: RunDir, *, grid: int = 200, plots: bool = True
+    result: ClassifyResult, run: RunDir, *, grid: int = PLOT_GRID, plots: bool = True
 ) -> None:
     """Write ``metrics.json``, ``history.csv``, ``decision_boundary.png``, ``propagation.png``
     and ``propagation.gif`` into ``run``; with tracked gradients also ``gradients.npz`` and
