@@ -78,7 +78,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     flags = given(args)
     torch.set_num_threads(flags.get("threads", 1))
     folder = flags["dir"]
-    dataset = RunDir(folder).read_json("config.json").get("dataset")
+    stored = RunDir(folder).read_json("config.json")
+    if not isinstance(stored, dict):
+        raise UsageError(f"{folder}/config.json: expected a JSON object of settings.")
+    dataset = stored.get("dataset")
     if dataset not in IMAGE_DATASETS:
         raise UsageError(
             f"{folder} is a run on {dataset!r}; evaluate handles image runs "

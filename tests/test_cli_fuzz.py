@@ -1,0 +1,217 @@
+"""Issue 12, as a property: whatever a user types or hands us, a command ends with exit status
+0 or 2, never a traceback, and a refused command leaves nothing behind.
+
+Each command is driven in-process (``hamnets.cli.main``) with ``--check`` (validate flags, data,
+memory and run folder; train nothing) under a fresh working directory, with generated flag
+values (numbers at and beyond their bounds, empty and odd strings) and data files (malformed
+CSV, NPZ, edge lists, run folders). An uncaught exception fails the test: it is the traceback a
+user would see. ``make test`` runs a small deterministic budget; ``make test-all`` (the slow
+marker) a larger random one, and ``HAMNETS_FUZZ_EXAMPLES=N`` sets either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hamnets.cli import main
+
+BUDGET = int(os.environ.get("HAMNETS_FUZZ_EXAMPLES", "0"))
+
+# -- values -------------------------------------------------------------------------------
+#: numbers at and beyond the bounds of every size (the caps of hamnets.cli._common.CAPS)
+EDGES = [
+    "0", "1", "2", "3", "-1", "4", "14", "15", "64", "65", "1024", "1025", "10000", "10001",
+    "100000", "1000000", "4294967295", "4294967296", str(2**62), str(2**63), "1" + "0" * 30,
+]  # fmt: skip
+FLOATS = [
+    "0", "-0", "1e-320", "1e-300", "1e-9", "4.7e-7", "5e-7", "0.5", "1", "1e6", "1e30",
+    "1e308", "1e309", "nan", "inf", "-inf", "-1", "3e38",
+]  # fmt: skip
+ODD = ["", " ", "abc", "0x10", "1,2", "1_0", "٣", "--", "-", "=", "\x00", "a" * 300, "x.csv"]
+NAMES = ["swiss_roll", "double_moons", "H1_J1", "H2", "MS3", "MLP", "logistic", "hnn",
+         "separable", "baseline", "rk4", "tsit5", "leapfrog", "euler", "spring", "tutorial",
+         "two_body", "even", "none", "paper", "joint", "cpu", "cuda", "cuda:7", "ring:4",
+         "ring:2", "grid:2x2", "grid:0x3", "full:600", "file:edges.txt", "file:gap.txt",
+         "file:missing.txt", "file:dir.csv"]  # fmt: skip
+FILES = ["good.csv", "empty.csv", "bom.csv", "typo.csv", "oneclass.csv", "big.csv",
+         "binary.csv", "dir.csv", "junk.npz", "good.npz", "gen.csv", "gen.npz", "nope.csv",
+         "mnist"]  # fmt: skip
+
+value = st.one_of(
+    st.sampled_from(EDGES + FLOATS + ODD + NAMES + FILES),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(max_size=12),
+)
+
+CLASSIFY = ["--dataset", "--model", "--layers", "--t-end", "--nf", "--epochs", "--batch-size",
+            "--lr", "--alpha", "--seed", "--protocol", "--input-features", "--graph",
+            "--threads", "--device", "--memory-limit", "--h", "--weight-decay", "--gamma",
+            "--val-size", "--shift", "--stages", "--out"]  # fmt: skip
+HNN = ["--system", "--model", "--steps", "--lr", "--final-lr-fraction", "--weight-decay",
+       "--batch-size", "--hidden", "--symmetry", "--solver", "--dt", "--rtol", "--atol",
+       "--trajectory-steps", "--trajectory-lr", "--baseline-solver", "--eval-points", "--seed",
+       "--max-steps", "--checkpoint-every", "--threads", "--device", "--memory-limit",
+       "--out"]  # fmt: skip
+SWITCHES = ["--allow-large", "--overwrite", "--allow-isolated-nodes", "--no-plots", "--quiet"]
+
+
+def _flags(names: list[str]) -> st.SearchStrategy[list[str]]:
+    pair = st.tuples(st.sampled_from(names), value).map(list)
+    two = st.tuples(st.sampled_from(["--input-features"]), value, value).map(list)
+    items = st.lists(st.one_of(pair, two, st.sampled_from(SWITCHES).map(lambda s: [s])),
+                     max_size=4)  # fmt: skip
+    return items.map(lambda xs: [a for x in xs for a in x])
+
+
+# -- the files a user might hand us --------------------------------------------------------
+def _write_files(root: Path, csv_text: bytes, npz_bytes: bytes, config: bytes) -> None:
+    import numpy as np
+
+    rows = "".join(f"{0.1 * i},{-0.05 * i},{i % 2}\n" for i in range(40))
+    (root / "good.csv").write_text("x1,x2,label\n" + rows)
+    (root / "empty.csv").write_text("")
+    (root / "bom.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    (root / "typo.csv").write_text("0.1,0.2,O\n" + rows)
+    (root / "oneclass.csv").write_text("".join(f"{i},{i},1\n" for i in range(20)))
+    (root / "big.csv").write_text("1e308,0,0\n" + rows)
+    (root / "binary.csv").write_bytes(bytes(range(256)))
+    (root / "dir.csv").mkdir()
+    (root / "junk.npz").write_text("not an archive")
+    np.savez(root / "good.npz", x=np.random.default_rng(0).normal(size=(40, 2)),
+             y=np.arange(40) % 2)  # fmt: skip
+    (root / "gen.csv").write_bytes(csv_text)
+    (root / "gen.npz").write_bytes(npz_bytes)
+    (root / "edges.txt").write_text("0 1\n1 2\n2 3\n3 0\n")
+    (root / "gap.txt").write_text("0 1\n1 2\n2 99\n")
+    run = root / "genrun"  # a run folder with a generated config.json and a broken checkpoint
+    run.mkdir()
+    (run / "config.json").write_bytes(config)
+    (run / "checkpoint.pt").write_bytes(b"PK\x03\x04" + csv_text[:50])
+
+
+def _listing(root: Path) -> set[str]:
+    """Every path under ``root`` but a resumed folder's lock file (a run folder has one once
+    it has been opened; the lock itself is released)."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.name != ".lock"}
+
+
+def _drive(argv: list[str], csv_text: bytes, npz_bytes: bytes, config: bytes) -> None:
+    """Run ``argv`` in a fresh folder; exit 0 or 2, no traceback, nothing left behind."""
+    old_cwd, old_env = os.getcwd(), dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="hamnets-fuzz-") as tmp:
+        root = Path(tmp)
+        _write_files(root, csv_text, npz_bytes, config)
+        before = _listing(root)
+        os.chdir(root)
+        os.environ["HAMNETS_DATA"] = str(root / "cache")  # no image set: nothing downloaded
+        err, out = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                try:
+                    code = main(argv)
+                except SystemExit as exc:
+                    code = exc.code
+        finally:
+            os.chdir(old_cwd)
+            os.environ.clear()
+            os.environ.update(old_env)
+        assert code in (0, 2), (argv, code, err.getvalue())
+        assert "Traceback" not in err.getvalue(), (argv, err.getvalue())
+        if code == 2:
+            assert err.getvalue().startswith("hamnets: error: "), (argv, err.getvalue())
+            assert err.getvalue().count("\n") == 1, (argv, err.getvalue())
+        # --check creates nothing, and a refused command leaves nothing behind
+        assert _listing(root) == before, (argv, _listing(root) - before)
+
+
+csv_text = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.lists(st.sampled_from(EDGES + FLOATS + ODD[:8]), min_size=1, max_size=4).map(",".join),
+        max_size=12,
+    ).map(lambda rows: "\n".join(rows).encode("utf-8", "replace")),
+)
+npz_bytes = st.one_of(st.binary(max_size=100), st.just(b"PK\x03\x04" + b"\x00" * 40))
+config_json = st.one_of(
+    st.binary(max_size=60),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "lr",
+                "layers",
+                "nf",
+                "seed",
+                "epochs",
+                "dataset",
+                "model",
+                "steps",
+                "format",
+                "hidden",
+                "colour",
+            ]
+        ),  # fmt: skip
+        st.one_of(
+            st.integers(-(10**30), 10**30),
+            st.floats(),
+            st.text(max_size=5),
+            st.none(),
+            st.lists(st.integers(), max_size=3),
+        ),  # fmt: skip
+        max_size=4,
+    ).map(lambda d: json.dumps(d).encode()),
+)
+
+commands = st.one_of(
+    st.tuples(st.just(["classify", "--check"]), _flags(CLASSIFY)),
+    st.tuples(
+        st.just(["classify", "--check", "--dataset", "mnist", "--no-download"]),
+        _flags(CLASSIFY[1:]),
+    ),  # fmt: skip
+    st.tuples(st.just(["hnn", "--check", "--steps", "5"]), _flags(HNN)),
+    st.tuples(
+        st.sampled_from(
+            [
+                ["classify", "--check", "--resume", "genrun"],
+                ["hnn", "--check", "--resume", "genrun"],
+                ["evaluate", "genrun"],
+                ["gradients", "--run", "genrun"],
+                ["classify", "--check", "--resume", "nowhere"],
+            ]
+        ),
+        st.just([]),
+    ),  # fmt: skip
+).map(lambda t: [*t[0], *t[1]])
+
+
+def _property(examples: int, derandomize: bool):
+    @settings(
+        max_examples=BUDGET or examples,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(argv=commands, csv=csv_text, npz=npz_bytes, config=config_json)
+    def check(argv, csv, npz, config):
+        _drive(argv, csv, npz, config)
+
+    return check
+
+
+def test_every_command_exits_0_or_2_without_a_traceback():
+    _property(40, derandomize=True)()
+
+
+@pytest.mark.slow
+def test_every_command_exits_0_or_2_without_a_traceback_at_length():
+    _property(400, derandomize=False)()
