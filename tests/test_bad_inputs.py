@@ -314,3 +314,28 @@ def test_hnn_lr_1e6_is_flagged_degenerate(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "degenerate" in captured.err
     assert captured.out.index("state_mse") < captured.out.index("energy_mse")
+
+
+def test_check_of_an_image_run_downloads_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HAMNETS_DATA", str(tmp_path / "cache"))
+    assert main(["classify", "--dataset", "mnist", "--check", "--out", str(tmp_path / "r")]) == 0
+    assert "not cached; would download" in capsys.readouterr().out
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
+
+
+def test_gradients_compare_check_writes_nothing(tmp_path, capsys):
+    assert main(["gradients", "--compare", "--check", "--out", str(tmp_path / "g")]) == 0
+    assert "would run gradients --compare" in capsys.readouterr().out
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_folder_that_is_not_writable_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from hamnets.training import _folder
+
+    monkeypatch.setattr(_folder.os, "access", lambda path, mode: False)
+    _fails(["classify", "--epochs", "1", "--out", str(tmp_path / "r")], capsys, "is not writable")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_memory_limit_beyond_any_machine_means_no_limit(tmp_path, capsys):
+    assert main(["classify", "--check", "--memory-limit", "1e308", "--out", str(tmp_path)]) == 0

@@ -209,7 +209,7 @@ def _property(examples: int, derandomize: bool):
 
 
 def test_every_command_exits_0_or_2_without_a_traceback():
-    _property(40, derandomize=True)()
+    _property(60, derandomize=True)()
 
 
 @pytest.mark.slow

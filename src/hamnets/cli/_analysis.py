@@ -63,6 +63,12 @@ def add_gradients(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, help="--compare: seed, 0 to 2^32-1 (default 0)")
     p.add_argument("--device", help="--compare: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="--compare: validate the flags, the data, the memory and the output folder, print "
+        "what would run, and stop before training (nothing is written)",
+    )
     _add_out(p, "gradients")
     p.set_defaults(func=run_gradients)
 
@@ -84,7 +90,7 @@ def _replot(flags: dict[str, Any]) -> int:
     from ..plotting import gradient_norms_figure
     from ..training import RunDir, RunLock
 
-    extra = [k for k in flags if k not in ("run", "out", "allow_large", "memory_limit")]
+    extra = [k for k in flags if k not in ("run", "out", "allow_large", "memory_limit", "check")]
     if extra:
         raise UsageError(f"{flag(extra[0])} goes with --compare, not with --run.")
     if not Path(flags["run"]).is_dir():
@@ -124,7 +130,17 @@ def _compare(flags: dict[str, Any]) -> int:
     data = load_data(config, seeded_generators(config.seed)["data"])  # refused before training
     parts = memory_parts(config, data.x_train.shape[0], data.x_test.shape[0])
     limit = flags["memory_limit"] * 1e9 if "memory_limit" in flags else None
-    check_memory(parts, device=config.device, limit=limit, hint="--nf or --layers")
+    memory = check_memory(parts, device=config.device, limit=limit, hint="--nf or --layers")
+    if flags.get("check"):
+        from ..training._folder import plan_run_folder
+        from ._common import print_plan
+
+        folder = plan_run_folder(
+            flags.get("out"), "gradients", overwrite=flags.get("overwrite", False)
+        )
+        print_plan({"config": config.to_dict(), "kind": "gradients --compare",
+                    "folder": str(folder), "memory": memory})  # fmt: skip
+        return 0
     out, lock = claim_run_folder(
         flags.get("out"), "gradients", overwrite=flags.get("overwrite", False)
     )

@@ -245,7 +245,8 @@ def print_plan(plan: Mapping[str, Any]) -> None:
         room = "memory not estimated"
     verb = "resume" if plan.get("resume") else "run"
     print(json.dumps(plan.get("config", {}), indent=2, sort_keys=True))
-    print(f"check passed: would {verb} {plan.get('kind')} in {plan.get('folder')}, {room}.")
+    data = f" Data: {plan['data']}." if plan.get("data") else ""
+    print(f"check passed: would {verb} {plan.get('kind')} in {plan.get('folder')}, {room}.{data}")
 
 
 def stored_config(cls: type, folder: str):

@@ -125,10 +125,11 @@ def check_memory(
     """
     total = float(sum(parts.values()))
     available = float(limit) if limit is not None else float(available_memory(device))
+    available = min(available, 2.0**63)  # a limit of 1e308 GB means no limit
     report = {
-        "estimate_bytes": int(total) if math.isfinite(total) else total,
+        "estimate_bytes": int(min(total, 2.0**63)) if math.isfinite(total) else total,
         "available_bytes": int(available),
-        "parts": {k: int(v) for k, v in parts.items() if math.isfinite(v)},
+        "parts": {k: int(min(v, 2.0**63)) for k, v in parts.items() if math.isfinite(v)},
     }
     if total > available:
         biggest = sorted(parts.items(), key=lambda kv: -kv[1])[:3]

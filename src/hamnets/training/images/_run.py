@@ -11,6 +11,7 @@ on its share of every global batch (DistributedDataParallel) and only rank 0 wri
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -269,6 +270,17 @@ def run_images(
         device = parallel.device(resolve_device(config.device))
         parallel.check_batch(config.batch_size)
         parallel.init(device)
+        if data is None and options.check and config.download:  # --check downloads nothing
+            try:
+                data = load_images(dataclasses.replace(config, download=False), parallel, log)
+            except FileNotFoundError:  # not cached: the run would fetch it
+                session.guard(
+                    memory_parts(config, (28, 28), 70_000),
+                    device,
+                    hint="--nf, --layers, --stages or --batch-size",
+                )
+                session.claim(f"{config.dataset}_{config.model}")
+                return RunResult(session.plan() | {"data": "not cached; would download"})
         if data is None:
             data = load_images(config, parallel, log)
         s = split(config, data, device)
