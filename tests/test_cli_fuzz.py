@@ -62,12 +62,15 @@ HNN = ["--system", "--model", "--steps", "--lr", "--final-lr-fraction", "--weigh
        "--trajectory-steps", "--trajectory-lr", "--baseline-solver", "--eval-points", "--seed",
        "--max-steps", "--checkpoint-every", "--threads", "--device", "--memory-limit",
        "--out"]  # fmt: skip
+COUNTEREXAMPLE = ["--epsilon", "--h", "--T", "--gamma", "--frames", "--direction", "--dpi",
+                  "--out"]  # fmt: skip
+DATA = ["--dir", "--timeout", "--cache"]
 SWITCHES = ["--allow-large", "--overwrite", "--allow-isolated-nodes", "--no-plots", "--quiet"]
 
 
 def _flags(names: list[str]) -> st.SearchStrategy[list[str]]:
     pair = st.tuples(st.sampled_from(names), value).map(list)
-    two = st.tuples(st.sampled_from(["--input-features"]), value, value).map(list)
+    two = st.tuples(st.sampled_from(["--input-features", "--y0"]), value, value).map(list)
     items = st.lists(st.one_of(pair, two, st.sampled_from(SWITCHES).map(lambda s: [s])),
                      max_size=4)  # fmt: skip
     return items.map(lambda xs: [a for x in xs for a in x])
@@ -131,7 +134,8 @@ def _drive(argv: list[str], csv_text: bytes, npz_bytes: bytes, config: bytes) ->
             assert err.getvalue().startswith("hamnets: error: "), (argv, err.getvalue())
             assert err.getvalue().count("\n") == 1, (argv, err.getvalue())
         # --check creates nothing, and a refused command leaves nothing behind
-        assert _listing(root) == before, (argv, _listing(root) - before)
+        if code == 2 or "--check" in argv:
+            assert _listing(root) == before, (argv, _listing(root) - before)
 
 
 csv_text = st.one_of(
@@ -159,25 +163,31 @@ config_json = st.one_of(
                 "hidden",
                 "colour",
             ]
-        ),  # fmt: skip
+        ),
         st.one_of(
             st.integers(-(10**30), 10**30),
             st.floats(),
             st.text(max_size=5),
             st.none(),
             st.lists(st.integers(), max_size=3),
-        ),  # fmt: skip
+        ),
         max_size=4,
     ).map(lambda d: json.dumps(d).encode()),
 )
 
+#: every command, each with the flags it takes (and some it does not)
 commands = st.one_of(
     st.tuples(st.just(["classify", "--check"]), _flags(CLASSIFY)),
     st.tuples(
         st.just(["classify", "--check", "--dataset", "mnist", "--no-download"]),
         _flags(CLASSIFY[1:]),
-    ),  # fmt: skip
+    ),
     st.tuples(st.just(["hnn", "--check", "--steps", "5"]), _flags(HNN)),
+    st.tuples(
+        st.just(["counterexample", "--no-gif", "--T", "2", "--h", "0.05"]),
+        _flags(COUNTEREXAMPLE),
+    ),
+    st.tuples(st.just(["data", "mnist", "--no-network"]), _flags(DATA)),
     st.tuples(
         st.sampled_from(
             [
@@ -189,7 +199,7 @@ commands = st.one_of(
             ]
         ),
         st.just([]),
-    ),  # fmt: skip
+    ),
 ).map(lambda t: [*t[0], *t[1]])
 
 

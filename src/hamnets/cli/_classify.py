@@ -9,11 +9,11 @@ is refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ._common import (
     RUN_FLAGS,
+    SourceLog,
     UsageError,
     add_run_flags,
     check_caps,
@@ -242,7 +242,7 @@ def _run_images(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         config,
         run_options(flags),
         parallel=parallel,
-        log=lambda line: print(line, file=sys.stderr),
+        log=SourceLog(),
     )
     if result.metrics.get("status") == "checked":
         if parallel.is_main:

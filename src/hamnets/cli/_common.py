@@ -28,6 +28,7 @@ __all__ = [
     "threads",
     "CAPS",
     "check_caps",
+    "SourceLog",
     "run_options",
     "set_threads",
     "show",
@@ -138,6 +139,26 @@ def check_caps(flags: Mapping[str, Any], flag_of: Callable[[str], str] | None = 
                 f"{flag_of(name)} {big[0]} is above its cap of {cap} ({why}); pass "
                 f"--allow-large if you mean it (the memory guard still applies)."
             )
+
+
+class SourceLog:
+    """Progress lines on stderr, except that a data source's failure line (``...: failed:
+    ...``) is held until the next line: printed if a later source works, dropped if every
+    source fails (the error, one line, repeats every failure)."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        import sys
+
+        if ": failed: " in line:
+            self.held.append(line)
+            return
+        for held in self.held:
+            print(held, file=sys.stderr)
+        self.held.clear()
+        print(line, file=sys.stderr)
 
 
 def flag(name: str) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ._common import UsageError, given, positive_float, threads
+from ._common import SourceLog, UsageError, given, positive_float, threads
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 
@@ -36,8 +35,7 @@ def run_data(args: argparse.Namespace) -> int:
 
     flags = given(args)
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr)
+    log = SourceLog()
 
     path = fetch_dataset(
         flags["name"],
