@@ -66,7 +66,7 @@ CAPS: dict[str, tuple[int, str]] = {
     "trajectory_steps": (10_000_000, "beyond any schedule the papers use"),
     "hidden": (65_536, "a hidden width w holds w^2 weights per layer"),
     "eval_points": (1_000_000, "saved states per rollout"),
-    "stages": (4, "each stage halves the 28-pixel image; a fifth leaves one pixel"),
+    "stages": (3, "each further stage halves the 28-pixel image, 28 -> 14 -> 7"),
     "shift": (14, "a shift of half the 28-pixel image leaves little of the digit"),
     "frames": (1_000, "every GIF frame is drawn and held in memory"),
     "val_size": (60_000, "the image training sets hold 60000 images"),
