@@ -339,3 +339,20 @@ def test_a_folder_that_is_not_writable_is_refused_in_one_line(tmp_path, monkeypa
 
 def test_a_memory_limit_beyond_any_machine_means_no_limit(tmp_path, capsys):
     assert main(["classify", "--check", "--memory-limit", "1e308", "--out", str(tmp_path)]) == 0
+
+
+def test_file_sizes_are_read_before_the_data(tmp_path, monkeypatch):
+    from hamnets.datasets import _toy2d, file_samples
+
+    npz = tmp_path / "s.npz"
+    np.savez_compressed(npz, x=np.zeros((50, 2)), y=np.arange(50) % 2)
+    assert file_samples(npz) == 50 and _toy2d.npz_samples(tmp_path / "nope.npz") is None
+    monkeypatch.setattr(_toy2d, "MAX_NPZ_SAMPLES", 10)
+    with pytest.raises(ValueError, match="50 samples; at most 10"):
+        make_toy2d(str(npz))
+    csv = tmp_path / "s.csv"
+    csv.write_text(_rows(20))
+    assert file_samples(csv) == 21  # an upper bound: its lines
+    monkeypatch.setattr(_toy2d, "MAX_CSV_ROWS", 10)
+    with pytest.raises(ValueError, match="more than 10 rows"):
+        make_toy2d(str(csv))

@@ -29,6 +29,7 @@ __all__ = [
     "check_classification_data",
     "robust_domain",
     "points_outside",
+    "file_samples",
 ]
 
 TOY2D_NAMES = ("swiss_roll", "double_circles", "double_moons")
@@ -248,6 +249,11 @@ def make_toy2d(
 
 #: the largest finite float32: inputs are float32, and a value beyond it would become inf.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: the most samples a user file may hold (a CSV is parsed row by row in Python; beyond this,
+#: and for any .npz, the guard of the training command decides)
+MAX_CSV_ROWS = 10_000_000
+#: the most samples of an .npz file (read from its header before its arrays are loaded)
+MAX_NPZ_SAMPLES = 1_000_000_000
 _NAME = re.compile(r"[A-Za-z_][\w .()\-]*")
 
 
@@ -312,6 +318,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[int]]:
             )
         rows.append([float(c) for c in cells])
         lines.append(lineno)
+        if len(rows) > MAX_CSV_ROWS:
+            raise ValueError(
+                f"{path}: more than {MAX_CSV_ROWS} rows; store a set this large as an .npz file "
+                f"(numpy.savez(path, x=x, y=y))."
+            )
     if not rows:
         raise ValueError(f"{path}: no data rows; expected lines x1,x2,label such as 0.5,-1.2,1.")
     return np.asarray(rows, dtype=np.float64), lines
@@ -326,6 +337,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path} is not a valid .npz archive (not a zip file); write one with "
             f"numpy.savez({path.name!r}, x=x, y=y)."
         )
+    rows = npz_samples(path)
+    if rows is not None and rows > MAX_NPZ_SAMPLES:
+        raise ValueError(f"{path}: {rows} samples; at most {MAX_NPZ_SAMPLES} are supported.")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("x", "y") if k not in data.files]
@@ -349,6 +363,39 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"{path}: {name!r} must be numeric, got dtype {arr.dtype}.")
     return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+
+
+def npz_samples(path: str | Path) -> int | None:
+    """The number of rows of the array ``x`` of an ``.npz`` file, read from its header
+    without loading it (None if the archive or its header cannot be read)."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(f)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+    return int(shape[0]) if shape else 1
+
+
+def file_samples(path: str | Path) -> int | None:
+    """An upper bound on the samples of a ``.csv`` (its lines) or ``.npz`` file (its header),
+    read without parsing the data; None if it cannot be told."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if path.suffix == ".npz":
+        return npz_samples(path)
+    lines = 0
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+    except OSError:
+        return None
+    return lines + 1
 
 
 def _check_range(values: np.ndarray, path: Path, where) -> None:

@@ -96,13 +96,11 @@ def memory_parts(config: ClassifyConfig, n_train: int, n_test: int) -> dict[str,
 
 def _samples_bound(dataset: str) -> int:
     """An upper bound on the samples of each split, known before the data are read: 4000 for
-    the toy sets; for a file, what its size could hold (a CSV row takes at least 6 bytes,
-    an .npz sample 3)."""
-    from pathlib import Path
+    the toy sets; for a file, its lines (CSV) or the rows its header declares (.npz)."""
+    from ...datasets import file_samples
 
-    path = Path(dataset)
-    if dataset.endswith((".csv", ".npz")) and path.is_file():
-        return path.stat().st_size // (6 if dataset.endswith(".csv") else 3) + 1
+    if dataset.endswith((".csv", ".npz")):
+        return file_samples(dataset) or 4000
     return 4000
 
 
