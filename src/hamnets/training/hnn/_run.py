@@ -66,7 +66,9 @@ def build_solvers(config: HNNConfig) -> dict[str, Solver]:
     }
 
 
-def memory_parts(config: HNNConfig, dim: int, n_pairs: int, n_trajectory_states: int = 0):
+def memory_parts(
+    config: HNNConfig, dim: int, n_pairs: int, n_trajectory_states: int = 0
+) -> dict[str, float]:
     """Bytes an hnn run needs at once (see :mod:`hamnets.training._resources`)."""
     hidden = list(config.hidden)
     nets = {
