@@ -356,3 +356,13 @@ def test_file_sizes_are_read_before_the_data(tmp_path, monkeypatch):
     monkeypatch.setattr(_toy2d, "MAX_CSV_ROWS", 10)
     with pytest.raises(ValueError, match="more than 10 rows"):
         make_toy2d(str(csv))
+
+
+def test_a_gradients_file_that_is_not_an_archive_gets_our_own_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "gradients.npz").write_text("junk")
+    err = _fails(["gradients", "--run", str(run)], capsys, "not a valid .npz archive")
+    assert "pickle" not in err
+    np.savez(run / "gradients.npz", iterations=np.arange(3), norms=np.array(["a", "b", "c"]))
+    _fails(["gradients", "--run", str(run)], capsys, "'norms' must be numeric")

@@ -109,6 +109,7 @@ def _write_files(root: Path, csv_text: bytes, npz_bytes: bytes, config: bytes) -
     run.mkdir()
     (run / "config.json").write_bytes(config)
     (run / "checkpoint.pt").write_bytes(b"PK\x03\x04" + csv_text[:50])
+    (run / "gradients.npz").write_bytes(npz_bytes)
 
 
 def _listing(root: Path) -> set[str]:
@@ -202,7 +203,7 @@ commands = st.one_of(
         _flags("classify", drop=("--dataset",)),
     ),
     st.tuples(
-        st.just(["counterexample", "--no-gif", "--T", "2", "--h", "0.05"]),
+        st.just(["counterexample", "--no-gif", "--dpi", "20", "--T", "2", "--h", "0.05"]),
         _flags("counterexample", drop=("--T", "--h", "--gif")),  # bounded work only
     ),
     st.tuples(st.just(["data", "mnist", "--no-network"]), _flags("data")),

@@ -43,6 +43,8 @@ def _unit(y: tuple[float, float]) -> tuple[float, float]:
 
 #: the most steps of one counterexample trajectory (T / h)
 MAX_STEPS = 10_000_000
+#: the largest |y0| component (tanh(y) = sign(y) long before it)
+MAX_Y0 = 1e6
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class CounterexampleConfig:
         y0 = tuple(float(v) for v in self.y0)
         if len(y0) != 2 or not all(math.isfinite(v) for v in y0):
             raise ValueError(f"y0 must be two finite numbers, got {self.y0!r}.")
+        if max(abs(v) for v in y0) > MAX_Y0:
+            raise ValueError(
+                f"y0 = {y0} is beyond +-{MAX_Y0:g}: tanh is saturated there and the flow moves "
+                f"by at most epsilon T per coordinate, nothing to see; pass a smaller y0."
+            )
         if self.normalize:
             if y0 == (0.0, 0.0):
                 raise ValueError("y0 = (0, 0) cannot be normalised; pass a non-zero y0.")

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._npz import load_npz
+
 __all__ = [
     "Toy2D",
     "TOY2D_NAMES",
@@ -330,39 +332,13 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[int]]:
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The ``x`` (n, 2) and ``y`` (n,) arrays of an ``.npz`` archive, as float64."""
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if not zipfile.is_zipfile(path) or magic[:2] != b"PK":
-        raise ValueError(
-            f"{path} is not a valid .npz archive (not a zip file); write one with "
-            f"numpy.savez({path.name!r}, x=x, y=y)."
-        )
     rows = npz_samples(path)
     if rows is not None and rows > MAX_NPZ_SAMPLES:
         raise ValueError(f"{path}: {rows} samples; at most {MAX_NPZ_SAMPLES} are supported.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("x", "y") if k not in data.files]
-            if missing:
-                raise ValueError(
-                    f"{path}: the .npz archive needs arrays 'x' (n, 2) and 'y' (n,); it has "
-                    f"{', '.join(data.files) or 'no arrays'}."
-                )
-            xs, ys = data["x"], data["y"]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise ValueError(
-                f"{path}: 'x' and 'y' must be numeric arrays, not Python objects."
-            ) from None
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"{path} is not a valid .npz archive: {exc}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"{path} is not a valid .npz archive (damaged: {exc}).") from None
-    for name, arr in (("x", xs), ("y", ys)):
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: {name!r} must be numeric, got dtype {arr.dtype}.")
-    return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    data = load_npz(
+        path, needs=("x", "y"), hint=f"write one with numpy.savez({path.name!r}, x=x, y=y)"
+    )
+    return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.float64)
 
 
 def npz_samples(path: str | Path) -> int | None:
