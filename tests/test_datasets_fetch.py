@@ -123,3 +123,47 @@ def test_cli_data_from_folder(tmp_path, tiny_spec, capsys):
     assert code is None and info.value.code == 2
     err = capsys.readouterr().err
     assert "md5" in err and "hamnets: error: could not obtain mnist" in err
+
+
+# -- issue 12: which file failed and why; a corrupt cache is said to be the cache ----------------
+def test_every_failing_file_is_named_with_its_reason(tmp_path, tiny_spec):
+    _, arrays = tiny_spec
+    src = write_set(tmp_path / "src", arrays)
+    # t10k-labels: another md5 (one label changed); train-labels: truncated; train-images:
+    # wrong magic number
+    changed = arrays["test_labels"].copy()
+    changed[0] ^= 1
+    write_set(tmp_path / "other", {"test_labels": changed})
+    (src / STEMS["test_labels"]).write_bytes(
+        (tmp_path / "other" / STEMS["test_labels"]).read_bytes()
+    )
+    raw = (src / STEMS["train_labels"]).read_bytes()
+    (src / STEMS["train_labels"]).write_bytes(raw[:-5])
+    raw = (src / STEMS["train_images"]).read_bytes()
+    (src / STEMS["train_images"]).write_bytes(b"\x01\x02" + raw[2:])
+    lines: list[str] = []
+    with pytest.raises(FileNotFoundError):
+        fetch_dataset("tiny", folder=src, root=tmp_path / "c", network=False, log=lines.append)
+    (line,) = lines
+    assert "train-images-idx3-ubyte: bad IDX magic number" in line
+    assert "train-labels-idx1-ubyte: file truncated" in line
+    assert "t10k-labels-idx1-ubyte: md5" in line
+    assert "t10k-images" not in line  # the good file is not blamed
+
+
+def test_a_corrupt_cache_is_reported_as_the_cache_with_how_to_refresh_it(tmp_path, tiny_spec):
+    _, arrays = tiny_spec
+    cache = tmp_path / "c"
+    src = write_set(tmp_path / "src", arrays)
+    fetch_dataset("tiny", folder=src, root=cache, network=False)
+    target = cache / "tiny" / STEMS["test_images"]
+    target.write_bytes(target.read_bytes()[:100])  # truncated in the cache
+    with pytest.raises(FileNotFoundError) as info:
+        fetch_dataset("tiny", root=cache, network=False)
+    message = str(info.value)
+    assert "the cache" in message and "is corrupt" in message and "t10k-images" in message
+    assert "delete" in message and "hamnets data tiny" in message
+    assert "no source to try" not in message
+    # a good source refreshes it
+    assert fetch_dataset("tiny", folder=src, root=cache, network=False) == cache / "tiny"
+    assert _fetch._cache_ok(tiny_spec[0], cache / "tiny")

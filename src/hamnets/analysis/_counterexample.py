@@ -41,6 +41,12 @@ def _unit(y: tuple[float, float]) -> tuple[float, float]:
     return (y[0] / r, y[1] / r)
 
 
+#: the most steps of one counterexample trajectory (T / h)
+MAX_STEPS = 10_000_000
+#: the largest |y0| component (tanh(y) = sign(y) long before it)
+MAX_Y0 = 1e6
+
+
 @dataclass(frozen=True)
 class CounterexampleConfig:
     """One run of the counterexample.
@@ -70,11 +76,21 @@ class CounterexampleConfig:
         y0 = tuple(float(v) for v in self.y0)
         if len(y0) != 2 or not all(math.isfinite(v) for v in y0):
             raise ValueError(f"y0 must be two finite numbers, got {self.y0!r}.")
+        if max(abs(v) for v in y0) > MAX_Y0:
+            raise ValueError(
+                f"y0 = {y0} is beyond +-{MAX_Y0:g}: tanh is saturated there and the flow moves "
+                f"by at most epsilon T per coordinate, nothing to see; pass a smaller y0."
+            )
         if self.normalize:
             if y0 == (0.0, 0.0):
                 raise ValueError("y0 = (0, 0) cannot be normalised; pass a non-zero y0.")
             y0 = _unit(y0)
         ratio = self.t_end / self.h
+        if not ratio <= MAX_STEPS:
+            raise ValueError(
+                f"T / h = {ratio:.3g} steps, more than {MAX_STEPS} (every step is stored with "
+                f"its 2x2 sensitivity); raise h or lower T."
+            )
         n_steps = round(ratio)
         if n_steps < 1 or abs(ratio - n_steps) > 1e-9 * max(1.0, ratio):
             raise ValueError(

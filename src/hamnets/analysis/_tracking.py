@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._npz import load_npz
 from ..hdnn import HamiltonianDNN
 from ._sensitivity import backward_sensitivity
 
@@ -56,13 +57,13 @@ def save_gradients(path: str | os.PathLike, iterations, norms, **meta: str) -> P
 def load_gradients(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a ``gradients.npz``: ``iterations`` (n,), ``norms`` (n, L+1) and any metadata."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise FileNotFoundError(
             f"{path} not found; record it with `hamnets classify ... --track-gradients`."
         )
-    with np.load(path) as data:
-        out = {k: data[k] for k in data.files}
-    if "iterations" not in out or "norms" not in out or out["norms"].ndim != 2:
+    hint = "record one with `hamnets classify ... --track-gradients`"
+    out = load_npz(path, needs=("iterations", "norms"), hint=hint)
+    if out["norms"].ndim != 2 or out["iterations"].shape[:1] != out["norms"].shape[:1]:
         raise ValueError(f"{path} is not a gradients file (needs iterations and norms (n, L+1)).")
     return out
 

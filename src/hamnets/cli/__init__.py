@@ -34,11 +34,17 @@ COMMANDS = (
 )
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line: control characters a user typed (a newline in a file name) are
+    shown escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``--help`` shows the usage)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"hamnets: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"hamnets: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"hamnets: the run diverged: {exc}.{kept} Try a smaller --lr.")
         return 3
     except (UsageError, RunFolderError, ValueError, FileNotFoundError) as exc:
-        message = str(exc).strip().replace("\n", " ")
+        message = _one_line(str(exc).strip().replace("\n", " "))
         if os.environ.get("RANK", "0") != "0":
             raise SystemExit(2) from None
         parser.exit(2, f"hamnets: error: {message}\n")

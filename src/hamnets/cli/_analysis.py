@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import UsageError, flag, given, positive_float, positive_int
+from ._common import UsageError, check_caps, flag, given, positive_float, positive_int, seed
 
 
 def _add_out(p: argparse.ArgumentParser, name: str) -> None:
@@ -21,6 +21,17 @@ def _add_out(p: argparse.ArgumentParser, name: str) -> None:
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace the results in --out (hamnets only)"
+    )
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="lift the caps on sizes (see docs/cli.md; the memory guard still applies)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=positive_float,
+        metavar="GB",
+        help="memory the command may use, in GB (default: what the machine has available)",
     )
 
 
@@ -49,9 +60,15 @@ def add_gradients(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--t-end", type=positive_float, help="--compare: final time T (default 1.2)")
     p.add_argument("--nf", type=positive_int, help="--compare: features (default 4)")
     p.add_argument("--epochs", type=positive_int, help="--compare: epochs (default 100)")
-    p.add_argument("--seed", type=int, help="--compare: seed (default 0)")
+    p.add_argument("--seed", type=seed, help="--compare: seed, 0 to 2^32-1 (default 0)")
     p.add_argument("--device", help="--compare: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="--compare: validate the flags, the data, the memory and the output folder, print "
+        "what would run, and stop before training (nothing is written)",
+    )
     _add_out(p, "gradients")
     p.set_defaults(func=run_gradients)
 
@@ -73,7 +90,7 @@ def _replot(flags: dict[str, Any]) -> int:
     from ..plotting import gradient_norms_figure
     from ..training import RunDir, RunLock
 
-    extra = [k for k in flags if k not in ("run", "out")]
+    extra = [k for k in flags if k not in ("run", "out", "allow_large", "memory_limit", "check")]
     if extra:
         raise UsageError(f"{flag(extra[0])} goes with --compare, not with --run.")
     if not Path(flags["run"]).is_dir():
@@ -96,6 +113,7 @@ def _compare(flags: dict[str, Any]) -> int:
 
     keys = ("dataset", "layers", "t_end", "nf", "epochs", "seed", "device")
     config = ClassifyConfig(**{k: flags[k] for k in keys if k in flags})
+    check_caps(flags)
     models = flags.get("models")
     kwargs = {} if models is None else {"models": models}
     if models is not None:  # refused before anything is trained or written
@@ -106,6 +124,23 @@ def _compare(flags: dict[str, Any]) -> int:
             raise UsageError(
                 f"--models {' '.join(unknown)}: choose from {', '.join(COMPARE_MODELS)}."
             )
+    from ..training import check_memory
+    from ..training.classify import load_data, memory_parts, seeded_generators
+
+    data = load_data(config, seeded_generators(config.seed)["data"])  # refused before training
+    parts = memory_parts(config, data.x_train.shape[0], data.x_test.shape[0])
+    limit = flags["memory_limit"] * 1e9 if "memory_limit" in flags else None
+    memory = check_memory(parts, device=config.device, limit=limit, hint="--nf or --layers")
+    if flags.get("check"):
+        from ..training._folder import plan_run_folder
+        from ._common import print_plan
+
+        folder = plan_run_folder(
+            flags.get("out"), "gradients", overwrite=flags.get("overwrite", False)
+        )
+        print_plan({"config": config.to_dict(), "kind": "gradients --compare",
+                    "folder": str(folder), "memory": memory})  # fmt: skip
+        return 0
     out, lock = claim_run_folder(
         flags.get("out"), "gradients", overwrite=flags.get("overwrite", False)
     )
@@ -199,6 +234,14 @@ def run_counterexample(args: argparse.Namespace) -> int:
     if "y0" in settings:
         settings["y0"] = tuple(settings["y0"])
     config = CounterexampleConfig(**settings)
+    check_caps(flags)
+    from ..training import check_memory
+
+    # float64: the states and the 2x2 sensitivities, and one perturbed run per GIF frame
+    per_step = 8 * (2 + 4 + 4 + 2 * (frames if flags.get("gif", True) else 1))
+    limit = flags["memory_limit"] * 1e9 if "memory_limit" in flags else None
+    check_memory({"trajectories": per_step * (config.n_steps + 1)}, limit=limit,
+                 hint="T / h or --frames")  # fmt: skip
     result = counterexample(config)
     run, lock = claim_run_folder(
         flags.get("out"), "counterexample", overwrite=flags.get("overwrite", False)

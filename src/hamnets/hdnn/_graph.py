@@ -8,7 +8,10 @@ self-loops are implicit (every node sees its own state). It is built from a spec
 * ``grid:RxC`` (``R, C >= 1``) node ``r C + c`` is joined to its right and lower neighbours;
 * ``full:N``  (``N >= 1``) every pair is joined;
 * ``file:PATH`` an edge-list file: one ``i j`` pair (0-based) per line, ``#`` starts a comment,
-  and an optional line ``nodes N`` declares nodes beyond the largest index.
+  and an optional line ``nodes N`` declares nodes beyond the largest index. Node ids must run
+  ``0 .. N-1`` with every node on an edge: a node no edge touches is usually a typo
+  (``2 99`` for ``2 9``) and is refused, naming it, unless the file declares ``nodes N`` or
+  ``allow_isolated`` is set.
 
 The specification string and the edge list are both stored (:meth:`Graph.to_dict`), so a saved
 configuration restores the same topology without the file.
@@ -27,6 +30,9 @@ import torch
 __all__ = ["Graph", "parse_graph", "GRAPH_KINDS"]
 
 GRAPH_KINDS = ("ring:N", "line:N", "grid:RxC", "full:N", "file:PATH")
+#: the most nodes a graph may have: nf = 2 N features, so the dense weights hold 4 N^2 entries
+#: per layer (the 2D tasks' nf cap is the same bound).
+MAX_NODES = 512
 
 
 @dataclass(frozen=True)
@@ -135,15 +141,40 @@ class Graph:
 def _positive(text: str, what: str, spec: str, minimum: int) -> int:
     if not re.fullmatch(r"\d+", text) or int(text) < minimum:
         raise ValueError(f"graph {spec!r}: {what} must be an integer >= {minimum}, got {text!r}.")
+    if int(text) > MAX_NODES:
+        raise ValueError(
+            f"graph {spec!r}: {what} must be at most {MAX_NODES} (nodes hold two features each; "
+            f"the dense weights grow as 4 N^2 per layer), got {text}."
+        )
     return int(text)
 
 
-def _read_edge_file(path: Path, spec: str) -> Graph:
+def _ranges(ids: list[int]) -> str:
+    """``[3, 4, 5, 9]`` -> ``3..5, 9`` (the first few ranges)."""
+    parts: list[str] = []
+    start = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}..{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts[:5]) + (", ..." if len(parts) > 5 else "")
+
+
+def _read_edge_file(path: Path, spec: str, allow_isolated: bool = False) -> Graph:
+    if path.is_dir():
+        raise ValueError(f"graph {spec!r}: {path} is a directory, not an edge-list file.")
     if not path.is_file():
         raise FileNotFoundError(f"graph {spec!r}: no edge-list file at {str(path)!r}.")
     pairs: list[tuple[int, int]] = []
     declared = 0
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"graph {spec!r}: cannot read {path} as text ({exc}).") from None
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -160,11 +191,28 @@ def _read_edge_file(path: Path, spec: str) -> Graph:
     n = max([declared, *(max(p) + 1 for p in pairs)])
     if n < 1:
         raise ValueError(f"{path}: the edge list is empty and declares no nodes.")
+    if n > MAX_NODES:
+        raise ValueError(
+            f"{path}: node {n - 1} makes a graph of {n} nodes; at most {MAX_NODES} are "
+            f"supported (every node holds two features)."
+        )
+    if not declared and not allow_isolated:
+        touched = {i for p in pairs for i in p}
+        isolated = [i for i in range(n) if i not in touched]
+        if isolated:
+            raise ValueError(
+                f"{path}: node ids must run 0..N-1 with every node on an edge; no edge touches "
+                f"node(s) {_ranges(isolated)} ({len(isolated)} of {n}). Fix the edge list, "
+                f"or declare 'nodes {n}' in the file (or pass --allow-isolated-nodes) if "
+                f"they are meant."
+            )
     return Graph.from_edges(n, pairs, spec)
 
 
-def parse_graph(spec: str) -> Graph:
+def parse_graph(spec: str, *, allow_isolated: bool = False) -> Graph:
     """Build a :class:`Graph` from ``ring:N``, ``line:N``, ``grid:RxC``, ``full:N``, ``file:PATH``.
+
+    ``allow_isolated``: accept nodes of an edge-list file that no edge touches.
 
     Raises:
         ValueError: on an unknown kind or bad size, with the accepted forms.
@@ -187,13 +235,15 @@ def parse_graph(spec: str) -> Graph:
         if len(rc) != 2:
             raise ValueError(f"graph {spec!r}: write a grid as grid:RxC, e.g. grid:2x4.")
         r, c = (_positive(t, "R and C", spec, 1) for t in rc)
+        if r * c > MAX_NODES:
+            raise ValueError(f"graph {spec!r}: {r * c} nodes; at most {MAX_NODES} are supported.")
         edges = [(i * c + j, i * c + j + 1) for i in range(r) for j in range(c - 1)]
         edges += [(i * c + j, (i + 1) * c + j) for i in range(r - 1) for j in range(c)]
         return Graph.from_edges(r * c, edges, spec)
     if kind == "file":
         if not arg:
             raise ValueError(f"graph {spec!r}: give a path after 'file:'.")
-        return _read_edge_file(Path(arg), spec)
+        return _read_edge_file(Path(arg), spec, allow_isolated)
     raise ValueError(
         f"unknown graph kind {kind!r} in {spec!r}; use one of {', '.join(GRAPH_KINDS)}."
     )

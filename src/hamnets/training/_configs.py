@@ -22,12 +22,21 @@ from typing import Any, ClassVar, TypeVar
 
 from ._errors import ConfigError
 
-__all__ = ["RunConfig", "ConfigError", "FORMAT", "free", "differences"]
+__all__ = ["RunConfig", "ConfigError", "FORMAT", "SEED_MAX", "check_seed", "free", "differences"]
 
 #: the version of the run-folder format; checkpoints and configs carry it (absent: version 1).
 FORMAT = 2
 
 C = TypeVar("C", bound="RunConfig")
+
+#: seeds are 32-bit: every generator takes them, and ``seed * 1000 + k`` stays in 64 bits.
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(seed: object) -> None:
+    """Refuse a seed that is not an integer in ``0 .. 2^32 - 1``."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in 0 .. {SEED_MAX} (32 bits), got {seed!r}.")
 
 
 def free(default: Any) -> Any:

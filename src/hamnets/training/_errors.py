@@ -5,7 +5,7 @@ No torch here: the command line catches these without importing the library.
 
 from __future__ import annotations
 
-__all__ = ["RunFolderError", "ConfigError", "Interrupted", "Diverged"]
+__all__ = ["RunFolderError", "ConfigError", "ResourceError", "Interrupted", "Diverged"]
 
 
 class RunFolderError(ValueError):
@@ -14,6 +14,11 @@ class RunFolderError(ValueError):
 
 class ConfigError(RunFolderError):
     """A configuration value of the wrong type or out of range: one line naming the key."""
+
+
+class ResourceError(ValueError):
+    """A run that cannot fit (memory) or would not end (steps): refused before it starts,
+    one line with the estimate and the limit (exit 2)."""
 
 
 class Interrupted(Exception):

@@ -23,7 +23,7 @@ try:  # POSIX; elsewhere folders are not locked
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["RunLock", "claim_run_folder", "fresh_folder", "LOCK"]
+__all__ = ["RunLock", "claim_run_folder", "fresh_folder", "plan_run_folder", "LOCK"]
 
 LOCK = ".lock"
 
@@ -119,6 +119,7 @@ def claim_run_folder(
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"--out {path} exists and is not a folder; pick another path.")
+    _creatable(path)
     run = RunDir(path)
     if run.holds_run() and not overwrite:  # refused before anything is written into it
         raise RunFolderError(_holds_run(path))
@@ -155,3 +156,54 @@ def _holds_run(path: Path) -> str:
         f"--out {path} holds {what}; continue it with --resume {path}, replace it with "
         f"--overwrite, or leave out --out for a fresh folder."
     )
+
+
+def _creatable(path: Path) -> None:
+    """Refuse a folder that could not be created: a file on the way, or no write access."""
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunFolderError(
+            f"cannot use the run folder {path}: {parent} is a file, not a folder; pick another "
+            f"path."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFolderError(
+            f"cannot use the run folder {path}: {parent} is not writable (read-only file "
+            f"system or no permission); pick another path."
+        )
+
+
+def plan_run_folder(
+    out: str | os.PathLike | None, default_name: str, *, overwrite: bool = False
+) -> Path:
+    """The folder :func:`claim_run_folder` would take, refused for the same reasons, but
+    without creating, locking or emptying anything (``--check``)."""
+    if out is None:
+        path = fresh_folder("runs", default_name)
+        _creatable(path)
+        return path
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"--out {path} exists and is not a folder; pick another path.")
+    _creatable(path)
+    run = RunDir(path)
+    entries = _entries(path)
+    if entries:
+        if not run.holds_run():
+            raise RunFolderError(
+                f"--out {path} is a non-empty folder that is not a hamnets run; choose an "
+                f"empty or new folder (--overwrite replaces hamnets runs only)."
+            )
+        if not overwrite:
+            raise RunFolderError(_holds_run(path))
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                raise RunFolderError(
+                    f"--overwrite: {path} holds a folder ({entry.name}) that no hamnets run "
+                    f"writes; remove it yourself or choose another folder."
+                )
+    return path

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from ._configs import FORMAT, RunConfig, differences
 from ._engine import Engine, Phase, TrainingTask
 from ._errors import ConfigError, Diverged, Interrupted, RunFolderError
-from ._folder import RunLock, claim_run_folder
+from ._folder import RunLock, claim_run_folder, plan_run_folder
 from ._parallel import Parallel
 from ._rundir import CONFIG, RunDir
 
@@ -46,6 +46,10 @@ class RunOptions:
         checkpoint_every: steps between two checkpoints (None: the task's default).
         plots: write the task's pictures.
         folder: keep the run's files (False: train in memory, write nothing).
+        check: validate everything (configuration, data, resources, run folder) and stop
+            before training; nothing is created. The run returns the plan as its metrics
+            (``"status": "checked"``).
+        memory_limit: bytes the run may use (None: what the machine has available).
     """
 
     out: str | None = None
@@ -55,6 +59,8 @@ class RunOptions:
     checkpoint_every: int | None = None
     plots: bool = True
     folder: bool = True
+    check: bool = False
+    memory_limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.out is not None and self.resume is not None:
@@ -63,6 +69,8 @@ class RunOptions:
             )
         if self.overwrite and self.resume is not None:
             raise ValueError("--overwrite starts a new run; it does not go with --resume.")
+        if self.memory_limit is not None and not self.memory_limit > 0:
+            raise ValueError(f"--memory-limit must be > 0, got {self.memory_limit}.")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
             raise ValueError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}.")
 
@@ -112,6 +120,8 @@ class RunSession(Generic[C]):
         self.lock: RunLock | None = None
         self.run: RunDir | None = None
         self.checkpoint: dict[str, Any] | None = None
+        self.resources: dict[str, Any] | None = None
+        self.planned: Path | None = None
         if options.resume is None:
             if config is None:
                 raise ValueError("a new run needs a configuration.")
@@ -177,11 +187,39 @@ class RunSession(Generic[C]):
     def resuming(self) -> bool:
         return self.checkpoint is not None
 
+    def guard(self, parts: Mapping[str, float], device: Any, hint: str = "") -> None:
+        """The resource guard (:func:`~hamnets.training._resources.check_memory`): refuse
+        the run if the memory it needs (``parts``, in bytes) exceeds what is available."""
+        from ._resources import check_memory
+
+        self.resources = check_memory(
+            parts, device=device, limit=self.options.memory_limit, hint=hint
+        )
+
+    def plan(self) -> dict[str, Any]:
+        """What ``--check`` reports: the configuration, the folder, the memory estimate."""
+        folder = self.run.path if self.run is not None else self.planned
+        return {
+            "status": "checked",
+            "kind": self.cls.KIND,
+            "config": self.config.to_dict(),
+            "folder": None if folder is None else str(folder),
+            "resume": self.options.resume is not None,
+            "memory": self.resources,
+        }
+
     def claim(self, default_name: str) -> RunDir | None:
         """For a new run, choose and lock its folder and write ``config.json`` (rank 0); the
-        folder of a resumed run as it is. None when ``options.folder`` is off."""
+        folder of a resumed run as it is. None when ``options.folder`` is off. With
+        ``options.check`` only the folder it would take is chosen (:attr:`planned`), and
+        nothing is created."""
         if self.run is not None or not self.options.folder:
             return self.run
+        if self.options.check:
+            self.planned = plan_run_folder(
+                self.options.out, default_name, overwrite=self.options.overwrite
+            )
+            return None
         path = None
         if self.parallel.is_main:
             run, self.lock = claim_run_folder(

@@ -18,6 +18,7 @@ _EXPORTS = {
     "ClassifyResult": "._run",
     "fit_classifier": "._run",
     "load_data": "._run",
+    "memory_parts": "._run",
     "seeded_generators": "._run",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from .._configs import RunConfig, free
+from .._configs import RunConfig, check_seed, free
 
 if TYPE_CHECKING:  # torch-free at import: the command line reads these defaults for --help
     from ...hdnn import Graph
@@ -53,6 +53,8 @@ class ClassifyConfig(RunConfig):
             ``nf`` twice the number of nodes. None: dense weights.
         graph_edges: the graph's edge list, filled in from ``graph`` at construction so that a
             saved configuration restores the topology without re-reading a file.
+        allow_isolated_nodes: accept nodes of a ``file:`` graph that no edge touches (refused
+            by default: usually a typo in the edge list).
     """
 
     KIND: ClassVar[str] = "classify"
@@ -78,6 +80,7 @@ class ClassifyConfig(RunConfig):
     track_gradients: bool = False
     graph: str | None = None
     graph_edges: tuple[tuple[int, int], ...] | None = None
+    allow_isolated_nodes: bool = free(False)
 
     def __post_init__(self) -> None:
         from ...hdnn import BASELINE_NAMES, MODEL_NAMES
@@ -117,6 +120,7 @@ class ClassifyConfig(RunConfig):
             )
         if self.input_features is not None:
             object.__setattr__(self, "input_features", tuple(int(v) for v in self.input_features))
+        check_seed(self.seed)
         self._check_graph()
 
     def _check_graph(self) -> None:
@@ -132,7 +136,7 @@ class ClassifyConfig(RunConfig):
                 f"pass --model H2 or drop --graph."
             )
         if self.graph_edges is None:
-            g = parse_graph(self.graph)
+            g = parse_graph(self.graph, allow_isolated=self.allow_isolated_nodes)
             if self.nf != 2 * g.n_nodes:
                 raise ValueError(
                     f"graph {self.graph!r} has {g.n_nodes} nodes, each owning one p and one q, "

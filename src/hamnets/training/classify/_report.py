@@ -6,19 +6,19 @@ import numpy as np
 import torch
 
 from .._rundir import RunDir, atomic_write
-from ._run import ClassifyResult
+from ._run import PLOT_GRID, ClassifyResult
 
 __all__ = ["write_classify_outputs"]
 
 
 @torch.no_grad()
 def write_classify_outputs(
-    result: ClassifyResult, run: RunDir, *, grid: int = 200, plots: bool = True
+    result: ClassifyResult, run: RunDir, *, grid: int = PLOT_GRID, plots: bool = True
 ) -> None:
     """Write ``metrics.json``, ``history.csv``, ``decision_boundary.png``, ``propagation.png``
     and ``propagation.gif`` into ``run``; with tracked gradients also ``gradients.npz`` and
     ``gradient_norms.png``. ``plots=False`` writes the files without pictures."""
-    from ...datasets import pad_features
+    from ...datasets import pad_features, points_outside
     from ...plotting import (
         new_figure,
         plot_decision_boundary,
@@ -44,6 +44,8 @@ def write_classify_outputs(
     labels = data.y_test.numpy()
     fig, axes = new_figure()
     acc = result.metrics["test_accuracy"]
+    outside = points_outside(test[:, [i, j]], data.domain)
+    note = f" ({outside} points outside the window)" if outside else ""
     plot_decision_boundary(
         axes[0, 0],
         g1,
@@ -51,7 +53,7 @@ def write_classify_outputs(
         logits.cpu().numpy().reshape(g1.shape),
         test[:, [i, j]],
         labels,
-        title=f"{result.config.model}, L={model.n_layers}: test {acc:.2%}",
+        title=f"{result.config.model}, L={model.n_layers}: test {acc:.2%}{note}",
     )
     run.write_figure("decision_boundary.png", fig, dpi=110)
 

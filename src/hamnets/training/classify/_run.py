@@ -15,12 +15,22 @@ from .._configs import FORMAT
 from .._device import resolve_device
 from .._engine import DONE, Engine, Phase, Stopwatch
 from .._parallel import Parallel
+from .._resources import FLOAT, HDNN_ACTIVATIONS, hdnn_parameters
 from .._rundir import RunDir
 from .._session import RunOptions, RunSession
 from ._config import ClassifyConfig
 from ._protocols import JointProtocol, PaperProtocol, make_protocol
 
-__all__ = ["ClassifyResult", "fit_classifier", "load_data", "seeded_generators"]
+__all__ = [
+    "ClassifyResult",
+    "fit_classifier",
+    "load_data",
+    "memory_parts",
+    "seeded_generators",
+]
+
+#: points per side of the decision-boundary picture's grid
+PLOT_GRID = 200
 
 
 @dataclass
@@ -64,6 +74,34 @@ def load_data(config: ClassifyConfig, generator: torch.Generator) -> Toy2D:
             f"({data.x_train.shape[0]} samples); pass a smaller --batch-size."
         )
     return data
+
+
+def memory_parts(config: ClassifyConfig, n_train: int, n_test: int) -> dict[str, float]:
+    """Bytes a 2D run needs at once (see :mod:`hamnets.training._resources`)."""
+    nf, layers, batch = config.nf, config.layers, min(config.batch_size, n_train)
+    params = hdnn_parameters(nf, layers) + nf + 1  # the network and the read-out
+    parts = {
+        "parameters": FLOAT * params,
+        "gradients and Adam state": 3 * FLOAT * params,
+        "activations": FLOAT * HDNN_ACTIVATIONS * layers * batch * nf,
+        "data": FLOAT * (n_train + n_test) * nf,
+        # the propagation pictures hold every layer's states of the test set; the decision
+        # boundary evaluates a PLOT_GRID^2 grid
+        "evaluation": FLOAT * (layers + 1) * max(n_test, PLOT_GRID**2) * nf,
+    }
+    if config.track_gradients:  # one (nf, nf) sensitivity per layer and sample of a batch
+        parts["gradient tracking"] = 2 * FLOAT * layers * batch * nf * nf
+    return parts
+
+
+def _samples_bound(dataset: str) -> int:
+    """An upper bound on the samples of each split, known before the data are read: 4000 for
+    the toy sets; for a file, its lines (CSV) or the rows its header declares (.npz)."""
+    from ...datasets import file_samples
+
+    if dataset.endswith((".csv", ".npz")):
+        return file_samples(dataset) or 4000
+    return 4000
 
 
 @torch.no_grad()
@@ -235,7 +273,16 @@ def fit_classifier(
         parallel.check_batch(config.batch_size)
         parallel.init(device)
         gens = seeded_generators(config.seed)  # the same on every rank: same data and batches
+        n_bound = _samples_bound(config.dataset)  # before the data are padded to nf
+        session.guard(
+            memory_parts(config, n_bound, n_bound), device, hint="--nf, --layers or --batch-size"
+        )
         data = load_data(config, gens["data"])
+        session.guard(
+            memory_parts(config, data.x_train.shape[0], data.x_test.shape[0]),
+            device,
+            hint="--nf, --layers or --batch-size",
+        )
         model = build_hdnn(
             config.model,
             config.nf,
@@ -246,6 +293,9 @@ def fit_classifier(
         ).to(device)
         protocol: PaperProtocol | JointProtocol = make_protocol(model, config, device, parallel)
         run = session.claim(f"{data.name}_{config.model}")  # once data and model are valid
+        if options.check:  # everything is valid: report what would run, train nothing
+            W, mu = protocol.classifier()
+            return ClassifyResult(config, model, W, mu, data, session.plan())
         gradients = GradientRecorder() if config.track_gradients else None
         task = _Task(model, protocol, gradients)
         x, y = data.x_train.to(device), data.y_train.to(device)

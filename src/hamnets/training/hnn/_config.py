@@ -8,13 +8,18 @@ from typing import ClassVar
 
 from ...hnn import HNN_MODEL_NAMES, SYMMETRY_NAMES
 from ...integrate import SOLVER_NAMES, SOLVERS
-from .._configs import RunConfig, free
+from .._configs import RunConfig, check_seed, free
 from ._systems import SYSTEM_NAMES, SYSTEMS
 
 __all__ = ["HNNConfig", "MODEL_NAMES", "SOLVER_NAMES", "SYMMETRY_NAMES", "SYSTEM_NAMES"]
 
 MODEL_NAMES = HNN_MODEL_NAMES
 AUTO = "auto"
+#: the smallest relative tolerance float32 states can resolve: 4 machine epsilons (below it
+#: the error estimate is rounding noise and the step size collapses).
+RTOL_FLOOR = 4 * 2.0**-23
+#: the most steps one fixed-step rollout may take (the adaptive solvers' default cap).
+MAX_STEPS = 100_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ class HNNConfig(RunConfig):
             (``seed + 2``); the evaluation initial conditions have their own.
         device: ``cpu``, ``cuda`` or ``cuda:N`` (a resumed run may change it).
         log_every: steps between two rows of ``history.csv``.
+        max_steps: the most steps one fixed-step evaluation rollout may take
+            (``ceil(horizon / dt)``); a configuration that needs more is refused before it
+            starts (a resumed run may change it: it changes no number).
     """
 
     KIND: ClassVar[str] = "hnn"
@@ -91,6 +99,7 @@ class HNNConfig(RunConfig):
     seed: int = 0
     device: str = free("cpu")
     log_every: int = 50
+    max_steps: int = free(MAX_STEPS)
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -122,11 +131,13 @@ class HNNConfig(RunConfig):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a number > 0, got {v!r}.")
+        if self.max_steps < 1:
+            raise ValueError(f"--max-steps must be >= 1, got {self.max_steps}.")
         if not 0 < self.final_lr_fraction <= 1:
             raise ValueError(
                 f"--final-lr-fraction must be in (0, 1], got {self.final_lr_fraction}."
             )
-        if self.weight_decay < 0:
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}.")
         if self.symmetry != "none" and self.model == "baseline":
             raise ValueError(
@@ -135,6 +146,7 @@ class HNNConfig(RunConfig):
             )
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"--hidden needs one or more positive widths, got {self.hidden!r}.")
+        check_seed(self.seed)
         self._resolve()
 
     def _resolve(self) -> None:
@@ -167,3 +179,26 @@ class HNNConfig(RunConfig):
                 f"--baseline-solver {self.baseline_solver} steps separable Hamiltonians only; "
                 f"the MLP baseline is not one (use rk4 or tsit5)."
             )
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        """Refuse a rollout that would not end and tolerances float32 cannot resolve."""
+        used = [("--solver", self.solver)]
+        if self.compare_baseline:
+            used.append(("--baseline-solver", self.baseline_solver))
+        for flag, name in used:
+            if SOLVERS[name].adaptive:
+                if self.rtol < RTOL_FLOOR:
+                    raise ValueError(
+                        f"--rtol {self.rtol:g} is below what float32 states can resolve "
+                        f"(4 eps = {RTOL_FLOOR:.3g}); {flag} {name} would shrink its steps to "
+                        f"nothing. Pass --rtol {RTOL_FLOOR:.0e} or more."
+                    )
+                continue
+            steps = math.ceil(self.horizon / self.dt)
+            if steps > self.max_steps:
+                raise ValueError(
+                    f"{flag} {name} with --dt {self.dt:g} takes {steps:.3g} steps to "
+                    f"T = {self.horizon:g}, more than --max-steps {self.max_steps}; raise --dt, "
+                    f"or --max-steps if you mean it."
+                )

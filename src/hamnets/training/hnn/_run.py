@@ -20,14 +20,26 @@ from ...hnn import build_hnn
 from ...integrate import Solver, build_solver
 from .._device import resolve_device
 from .._engine import DONE, Phase
+from .._errors import ResourceError
 from .._parallel import Parallel
+from .._resources import FLOAT, HNN_ACTIVATIONS, mlp_parameters
 from .._rundir import FORMAT
 from .._session import RunOptions, RunResult, RunSession
 from ._config import HNNConfig
 from ._stages import DerivativeRegression, TrajectoryFit
 from ._systems import SYSTEMS
 
-__all__ = ["DEFAULT_CHECKPOINT_EVERY", "build_networks", "build_solvers", "run_hnn"]
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "build_networks",
+    "build_solvers",
+    "degenerate_field",
+    "memory_parts",
+    "run_hnn",
+]
+
+#: a learned field whose RMS is below this fraction of the true field's is degenerate
+DEGENERATE_RMS = 1e-3
 
 #: steps between two checkpoints when ``RunOptions.checkpoint_every`` is None.
 DEFAULT_CHECKPOINT_EVERY = 500
@@ -51,6 +63,51 @@ def build_solvers(config: HNNConfig) -> dict[str, Solver]:
     return {
         "model": build_solver(config.solver, **kw),
         "baseline": build_solver(config.baseline_solver, **kw),
+    }
+
+
+def memory_parts(
+    config: HNNConfig, dim: int, n_pairs: int, n_trajectory_states: int = 0
+) -> dict[str, float]:
+    """Bytes an hnn run needs at once (see :mod:`hamnets.training._resources`)."""
+    hidden = list(config.hidden)
+    nets = {
+        "hnn": [[dim, *hidden, 1]],
+        "separable": [[dim // 2, *hidden, 1]] * 2,
+        "baseline": [[dim, *hidden, dim]],
+    }[config.model]
+    if config.compare_baseline:
+        nets = [*nets, [dim, *hidden, dim]]
+    params = sum(mlp_parameters(w) for w in nets)
+    batch = config.batch_size or n_pairs
+    units = sum(hidden) * 2  # a separable model runs two networks
+    parts = {
+        "parameters": FLOAT * params,
+        "gradients and Adam state": 3 * FLOAT * params,
+        "activations": FLOAT * HNN_ACTIVATIONS * min(batch, n_pairs) * units,
+        "data": 3 * FLOAT * n_pairs * dim,
+        # float64 rollouts: true and learned, in and out of distribution, and their energies
+        "evaluation": 8 * 6 * config.n_eval * config.eval_points * (dim + 1),
+    }
+    if config.trajectory_steps:  # backpropagation through 4 solver stages per state
+        parts["trajectory stage"] = FLOAT * HNN_ACTIVATIONS * 4 * n_trajectory_states * units
+    return parts
+
+
+@torch.no_grad()
+def degenerate_field(net: nn.Module, x: torch.Tensor, true_dxdt: torch.Tensor) -> dict[str, Any]:
+    """Whether ``net``'s field at the states ``x`` is degenerate: non-finite anywhere, or of
+    an RMS below :data:`DEGENERATE_RMS` of the true field's. A field that is (almost) zero
+    conserves every energy and scores a tiny energy error while learning nothing."""
+    with torch.enable_grad():  # an HNN's field is a gradient
+        field = torch.cat([net(chunk).detach() for chunk in x.split(4096)])
+    true_rms = float(true_dxdt.double().pow(2).mean().sqrt())
+    finite = bool(torch.isfinite(field).all())
+    rms = float(field.double().pow(2).mean().sqrt()) if finite else float("nan")
+    ratio = rms / true_rms if true_rms > 0 else float("nan")
+    return {
+        "degenerate": (not finite) or ratio < DEGENERATE_RMS,
+        "field_rms_ratio": ratio,
     }
 
 
@@ -163,9 +220,26 @@ def run_hnn(
         g_data = torch.Generator().manual_seed(config.seed)
         g_init = torch.Generator().manual_seed(config.seed + 1)
         g_batch = torch.Generator().manual_seed(config.seed + 2)
-        nets = {k: v.to(device) for k, v in build_networks(config, g_init).items()}
         data = system.data(g_data, denoise=config.denoise, device=device)
+        traj = data.trajectories
+        if config.trajectory_steps and traj is not None:
+            span = float(traj.t[-1] - traj.t[0])
+            if span / config.trajectory_dt > config.max_steps:
+                raise ResourceError(
+                    f"the trajectory stage with --trajectory-dt {config.trajectory_dt:g} takes "
+                    f"{span / config.trajectory_dt:.3g} steps over its {span:g} time units, "
+                    f"more than --max-steps {config.max_steps}; raise the step or --max-steps."
+                )
+        n_traj_states = 0 if traj is None else traj.train_states.numel() // truth.dim
+        session.guard(
+            memory_parts(config, truth.dim, data.x.shape[0], n_traj_states),
+            device,
+            hint="--hidden or --batch-size",
+        )
+        nets = {k: v.to(device) for k, v in build_networks(config, g_init).items()}
         run = session.claim(f"hnn_{config.system}_{config.model}")
+        if options.check:  # everything is valid: report what would run, train nothing
+            return RunResult(session.plan(), run)
         task = _Task(nets)
 
         # Each stage is built when its phase starts (building one draws from g_batch).
@@ -202,10 +276,23 @@ def run_hnn(
                 net.eval()
             rollout = {name: (net, solvers[name]) for name, net in nets.items()}
             evaluation = system.evaluate(config, truth, data, rollout)
+            # states of the evaluation: the test pairs (the training pairs if there are none)
+            x_eval, f_eval = (
+                (data.x_test, data.dxdt_test) if data.x_test is not None else (data.x, data.dxdt)
+            )
+            # flagged only when degenerate (a healthy run's metrics keep their keys)
+            checks = {
+                name: check
+                for name, net in nets.items()
+                if (check := degenerate_field(net, x_eval, f_eval))["degenerate"]
+            }
+            if "baseline" in checks and isinstance(evaluation.metrics.get("baseline"), dict):
+                evaluation.metrics["baseline"].update(checks["baseline"])
             metrics = {
                 "status": "finished",
                 "system": config.system,
                 "model": config.model,
+                **checks.get("model", {}),
                 **evaluation.metrics,
                 "wall_seconds": engine.clock.wall,
                 "cpu_seconds": engine.clock.cpu,

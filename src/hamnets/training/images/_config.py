@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ...datasets import DATASETS
 from ...hdnn import MODEL_NAMES
-from .._configs import RunConfig, free
+from .._configs import RunConfig, check_seed, free
 
 __all__ = ["IMAGE_MODELS", "LOGISTIC", "ImageConfig", "MnistConfig", "PAPER_HYPERPARAMETERS"]
 
@@ -103,9 +103,12 @@ class ImageConfig(RunConfig):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, got {name}={value!r}.")
         for name in ("weight_decay", "alpha", "val_size", "shift"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}.")
-        if not 0 < self.gamma <= 1:
+            if not getattr(self, name) >= 0 or not math.isfinite(getattr(self, name)):
+                raise ValueError(
+                    f"{name} must be a finite number >= 0, got {name}={getattr(self, name)!r}."
+                )
+        check_seed(self.seed)
+        if not 0 < self.gamma <= 1:  # (NaN fails too)
             raise ValueError(f"gamma must be in (0, 1], got gamma={self.gamma!r}.")
 
 

@@ -11,6 +11,7 @@ on its share of every global batch (DistributedDataParallel) and only rank 0 wri
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from ...vision import HDNNImageClassifier, LogisticRegression
 from .._device import resolve_device
 from .._engine import DONE, Phase, Stopwatch
 from .._parallel import Parallel
+from .._resources import FLOAT, HDNN_ACTIVATIONS, hdnn_parameters
 from .._rundir import FORMAT
 from .._session import RunOptions, RunResult, RunSession
 from ._config import LOGISTIC, ImageConfig
@@ -38,7 +40,32 @@ from ._data import (
 )
 from ._report import image_metrics, write_image_outputs
 
-__all__ = ["build_image_model", "run_images"]
+__all__ = ["build_image_model", "memory_parts", "run_images"]
+
+
+def memory_parts(
+    config: ImageConfig, image_size: tuple[int, ...], n_images: int
+) -> dict[str, float]:
+    """Bytes an image run needs at once (see :mod:`hamnets.training._resources`): per stage a
+    3x3 convolution and an H-DNN at every pixel; each further stage pools 2x2 and doubles the
+    channels; the linear head reads every pixel of the last stage."""
+    pixels = math.prod(image_size[-2:]) if len(image_size) >= 2 else 784
+    channels_in, nf, params, activations = 1, config.nf, 0, 0
+    if config.model == LOGISTIC:
+        params = pixels * 10 + 10
+        activations = 2 * config.batch_size * pixels
+    else:
+        for _ in range(config.stages):
+            params += 9 * channels_in * nf + nf + hdnn_parameters(nf, config.layers)
+            activations += (HDNN_ACTIVATIONS * config.layers + 2) * config.batch_size * pixels * nf
+            channels_in, nf, pixels = nf, 2 * nf, max(1, pixels // 4)
+        params += channels_in * 4 * pixels * 10 + 10
+    return {
+        "parameters": FLOAT * params,
+        "gradients and Adam state": 3 * FLOAT * params,
+        "activations": FLOAT * activations,
+        "data": (1 + FLOAT) * n_images * math.prod(image_size),  # uint8 and one float copy
+    }
 
 
 def build_image_model(
@@ -243,10 +270,26 @@ def run_images(
         device = parallel.device(resolve_device(config.device))
         parallel.check_batch(config.batch_size)
         parallel.init(device)
+        if data is None and options.check and config.download:  # --check downloads nothing
+            try:
+                data = load_images(dataclasses.replace(config, download=False), parallel, log)
+            except FileNotFoundError:  # not cached: the run would fetch it
+                session.guard(
+                    memory_parts(config, (28, 28), 70_000),
+                    device,
+                    hint="--nf, --layers, --stages or --batch-size",
+                )
+                session.claim(f"{config.dataset}_{config.model}")
+                return RunResult(session.plan() | {"data": "not cached; would download"})
         if data is None:
             data = load_images(config, parallel, log)
         s = split(config, data, device)
         image_size = tuple(s.train_x.shape[1:])
+        session.guard(
+            memory_parts(config, image_size, len(data.train_labels) + len(data.test_labels)),
+            device,
+            hint="--nf, --layers, --stages or --batch-size",
+        )
         init_gen = torch.Generator().manual_seed(config.seed)
         model = build_image_model(config, image_size, len(s.classes), init_gen).to(device)
         optimizer = torch.optim.Adam(
@@ -255,6 +298,8 @@ def run_images(
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.gamma)
         loader = torch.Generator().manual_seed(config.seed + 2)  # shuffling and augmentation
         run = session.claim(f"{config.dataset}_{config.model}")  # once data and model are valid
+        if options.check:  # everything is valid: report what would run, train nothing
+            return RunResult(session.plan(), run)
         task = _Task(model, optimizer, scheduler)
         n_batches = math.ceil(len(s.train_y) / config.batch_size)
 
