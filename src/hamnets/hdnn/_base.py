@@ -78,40 +78,40 @@ class _FusedLayers(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, model: HamiltonianDNN, y: torch.Tensor, *params: torch.Tensor):
-        per_layer = [p.unbind(0) for p in params]  # each: L tensors
-        n_layers = params[0].shape[0]
+        layers = list(zip(*(p.unbind(0) for p in params), strict=True))  # L tuples
+        n_layers = len(layers)
         # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces.
         lease, lot = model._workspace.take((n_layers + 1, 2, *y.shape), y)
         out = y.new_empty(y.shape)  # (nf, N): y_L, returned
-        news, acts = lot[: n_layers - 1, 0].unbind(0), lot[:, 1].unbind(0)
+        news, acts = [*lot[: n_layers - 1, 0].unbind(0), out], lot[:, 1].unbind(0)
         state = model._split_columns(y)
         for j in range(n_layers):
-            new = model._split_columns(news[j] if j < n_layers - 1 else out)
-            model._fused_step(state, new, acts[j], *(p[j] for p in per_layer))
+            new = model._split_columns(news[j])
+            model._fused_step(state, new, acts[j], *layers[j])
             state = new
-        # The lot is neither an input nor an output of the node: an attribute of ctx (no
-        # reference cycle); the input and the output go through save_for_backward.
-        ctx.model, ctx.lot, ctx.lease = model, lot, lease
+        # The lot and the views of it are neither inputs nor outputs of the node: attributes of
+        # ctx (no reference cycle); the input, output and weights go through save_for_backward.
+        ctx.model, ctx.lot, ctx.lease, ctx.layers = model, lot, lease, layers
+        ctx.states, ctx.acts = news[:-1], acts
         ctx.save_for_backward(y, out, *params)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g_out: torch.Tensor):
-        model, lot = ctx.model, ctx.lot
-        y, out, *params = ctx.saved_tensors
-        per_layer = [p.unbind(0) for p in params]
-        n_layers = params[0].shape[0]
-        states = [y, *lot[: n_layers - 1, 0].unbind(0), out]
-        states = [model._split_columns(x) for x in states]
-        acts = lot[:, 1].unbind(0)
+        model, layers, n_layers = ctx.model, ctx.layers, len(ctx.layers)
+        y, out, *params = ctx.saved_tensors  # (checks that nothing was modified in place)
+        states = [model._split_columns(x) for x in (y, *ctx.states, out)]
+        # The weights transposed, per layer (None for the biases), made once for all layers.
+        transposed = [p.transpose(1, 2).unbind(0) if p.dim() == 3 else None for p in params]
+        layers_t = [tuple(p and p[j] for p in transposed) for j in range(n_layers)]
         g = g_out.clone(memory_format=torch.contiguous_format)  # (nf, N), updated in place
         grads = model._split_columns(g)
-        t, u = lot[n_layers]  # (nf, N) workspaces
+        t, u = ctx.lot[n_layers]  # (nf, N) workspaces
         layer_grads: list[tuple[torch.Tensor, ...]] = [()] * n_layers
         for j in reversed(range(n_layers)):
             layer_grads[j] = model._fused_backward(
-                states[j], states[j + 1], grads, acts[j], t, u, *(p[j] for p in per_layer)
+                states[j], states[j + 1], grads, ctx.acts[j], t, u, layers[j], layers_t[j]
             )
         param_grads = [torch.stack(g) for g in zip(*layer_grads, strict=True)]  # each (L, ...)
         scales = model._fused_grad_scales()
@@ -225,12 +225,14 @@ class HamiltonianDNN(nn.Module):
         act: torch.Tensor,
         t: torch.Tensor,
         u: torch.Tensor,
-        *params: torch.Tensor,
+        params: LayerParams,
+        params_t: tuple[torch.Tensor | None, ...],
     ) -> tuple[torch.Tensor, ...]:
         """One layer's backward: ``grads`` holds ``dL/dy_{j+1}`` and is turned **in place**
         into ``dL/dy_j``; returns ``dL/dparams_j`` (divided by :meth:`_fused_grad_scales`).
         ``act``: what :meth:`_fused_step` wrote (read only); ``t``, ``u``: ``(nf, N)``
-        workspaces."""
+        workspaces; ``params``: layer ``j``'s slices of :meth:`_fused_params`, ``params_t``
+        the same matrices transposed (None for vectors)."""
         raise NotImplementedError
 
     @property

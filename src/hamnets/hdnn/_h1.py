@@ -59,9 +59,9 @@ class H1(HamiltonianDNN):
     def _fused_step(self, state, new, act, Kt, b, hJK) -> None:
         shear(state[0], state[0], Kt, b, hJK, out=new[0], s=act)
 
-    def _fused_backward(self, state, new_state, grads, act, t, u, Kt, b, hJK):
-        ((y,), (g,)) = state, grads
-        return shear_backward(y, act, g, g, Kt, hJK, t=t, u=u)
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
+        ((y,), (g,), (K, _, hJKt)) = state, grads, params_t
+        return shear_backward(y, act, g, g, K, hJKt, t=t, u=u)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.K, self.b

@@ -64,12 +64,13 @@ class H2(HamiltonianDNN):
         shear(p, q, Kt_p, b_p, hK_p, out=q1, s=s_p)  # q + h K_p tanh(K_p^T p + b_p)
         shear(q1, p, Kt_q, b_q, hK_q, out=p1, s=s_q)  # p - h K_q tanh(K_q^T q1 + b_q)
 
-    def _fused_backward(self, state, new_state, grads, act, t, u, Kt_p, b_p, hK_p, Kt_q, b_q, hK_q):
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
         n = self.nf // 2
         (p, _), (_, q1), (g_p, g_q), (s_p, s_q) = state, new_state, grads, (act[:n], act[n:])
+        K_p, _, hKt_p, K_q, _, hKt_q = params_t
         t, u = t[:n], u[:n]
-        grads_q = shear_backward(q1, s_q, g_p, g_q, Kt_q, hK_q, t=t, u=u)
-        grads_p = shear_backward(p, s_p, g_q, g_p, Kt_p, hK_p, t=t, u=u)
+        grads_q = shear_backward(q1, s_q, g_p, g_q, K_q, hKt_q, t=t, u=u)
+        grads_p = shear_backward(p, s_p, g_q, g_p, K_p, hKt_p, t=t, u=u)
         return (*grads_p, *grads_q)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:

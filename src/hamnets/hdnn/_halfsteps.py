@@ -47,21 +47,21 @@ def shear_backward(
     s: Tensor,
     g_to: Tensor,
     g_from: Tensor,
-    Wt: Tensor,
-    M: Tensor,
+    W: Tensor,
+    Mt: Tensor,
     *,
     t: Tensor,
     u: Tensor,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Backward of :func:`shear` from ``g_to = dL/dx_to'`` and its activation ``s``; returns
-    ``(dL/dWt, dL/db, dL/dM)`` and adds ``dL/dx_from`` into ``g_from``. ``t``, ``u``:
-    workspaces ``(d_a, N)``."""
+    ``(dL/dWt, dL/db, dL/dM)`` and adds ``dL/dx_from`` into ``g_from``. Takes the weights
+    transposed, ``W = Wt^T`` and ``Mt = M^T``; ``t``, ``u``: workspaces ``(d_a, N)``."""
     gM = torch.mm(g_to, s.t())  # (d_to, d_a)
-    e = torch.mm(M.t(), g_to, out=t)  # (d_a, N): dL/ds
+    e = torch.mm(Mt, g_to, out=t)  # (d_a, N): dL/ds
     e.addcmul_(e, torch.mul(s, s, out=u), value=-1.0)  # (d_a, N): (1 - s^2) dL/ds = dL/da
     gWt = torch.mm(e, x_from.t())  # (d_a, d_from)
     gb = e.sum(1, keepdim=True)  # (d_a, 1)
-    g_from.addmm_(Wt.t(), e)  # last: g_from may be g_to
+    g_from.addmm_(W, e)  # last: g_from may be g_to
     return gWt, gb, gM
 
 
@@ -78,14 +78,15 @@ def residual(
 
 
 def residual_backward(
-    x_from: Tensor, s: Tensor, g_to: Tensor, g_from: Tensor, A: Tensor, h: float, *, t: Tensor
+    x_from: Tensor, s: Tensor, g_to: Tensor, g_from: Tensor, At: Tensor, h: float, *, t: Tensor
 ) -> tuple[Tensor, Tensor]:
     """Backward of :func:`residual` from ``g_to = dL/dx_to'`` and its activation ``s``;
     returns ``(dL/dA, dL/db) / h`` (the caller scales the stacked gradients of all layers
-    once) and adds ``dL/dx_from`` into ``g_from``. ``t``: a workspace ``(d_to, N)``."""
+    once) and adds ``dL/dx_from`` into ``g_from``. Takes ``At = A^T``; ``t``: a workspace
+    ``(d_to, N)``."""
     e = torch.mul(s, s, out=t)
     e = torch.addcmul(g_to, g_to, e, value=-1.0, out=t)  # (d_to, N): (1 - s^2) g = dL/da / h
     gA = torch.mm(e, x_from.t())  # (d_to, d_from)
     gb = e.sum(1, keepdim=True)  # (d_to, 1)
-    g_from.addmm_(A.t(), e, alpha=h)  # last: g_from may be g_to
+    g_from.addmm_(At, e, alpha=h)  # last: g_from may be g_to
     return gA, gb

@@ -53,11 +53,12 @@ class MS1(HamiltonianDNN):
         residual(u, z, K, b_z, self.h, out=z1, s=s_z)  # z + h tanh(K u + b_z)
         residual(z1, u, neg_Kt, b_u, self.h, out=u1, s=s_u)  # u + h tanh(-K^T z1 + b_u)
 
-    def _fused_backward(self, state, new_state, grads, act, t, _, K, b_z, neg_Kt, b_u):
+    def _fused_backward(self, state, new_state, grads, act, t, u_, params, params_t):
         n = self.nf // 2
         (u, _), (_, z1), (g_u, g_z), (s_z, s_u) = state, new_state, grads, (act[:n], act[n:])
-        g_neg_Kt, gb_u = residual_backward(z1, s_u, g_u, g_z, neg_Kt, self.h, t=t[:n])
-        gK, gb_z = residual_backward(u, s_z, g_z, g_u, K, self.h, t=t[:n])
+        Kt, _, neg_K, _ = params_t
+        g_neg_Kt, gb_u = residual_backward(z1, s_u, g_u, g_z, neg_K, self.h, t=t[:n])
+        gK, gb_z = residual_backward(u, s_z, g_z, g_u, Kt, self.h, t=t[:n])
         return gK, gb_z, g_neg_Kt, gb_u
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -47,9 +47,9 @@ class MS2(HamiltonianDNN):
     def _fused_step(self, state, new, act, A, b) -> None:
         residual(state[0], state[0], A, b, self.h, out=new[0], s=act)
 
-    def _fused_backward(self, state, new_state, grads, act, t, u, A, b):
-        ((y,), (g,)) = state, grads
-        return residual_backward(y, act, g, g, A, self.h, t=t)
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
+        ((y,), (g,), (At, _)) = state, grads, params_t
+        return residual_backward(y, act, g, g, At, self.h, t=t)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.antisymmetric(), self.b

@@ -63,12 +63,13 @@ class MS3(HamiltonianDNN):
         shear(u, z, Kt1, b2, hK1, out=z1, s=s_u)  # z - h K1 tanh(K1^T u + b2)
         shear(z1, u, Kt2, b1, hK2, out=u1, s=s_z)  # u + h K2 tanh(K2^T z1 + b1)
 
-    def _fused_backward(self, state, new_state, grads, act, t, w, Kt1, b2, hK1, Kt2, b1, hK2):
+    def _fused_backward(self, state, new_state, grads, act, t, w, params, params_t):
         n = self.nf // 2
         (u, _), (_, z1), (g_u, g_z), (s_u, s_z) = state, new_state, grads, (act[:n], act[n:])
+        K1, _, hKt1, K2, _, hKt2 = params_t
         t, w = t[:n], w[:n]
-        grads_z = shear_backward(z1, s_z, g_u, g_z, Kt2, hK2, t=t, u=w)
-        grads_u = shear_backward(u, s_u, g_z, g_u, Kt1, hK1, t=t, u=w)
+        grads_z = shear_backward(z1, s_z, g_u, g_z, K2, hKt2, t=t, u=w)
+        grads_u = shear_backward(u, s_u, g_z, g_u, K1, hKt1, t=t, u=w)
         return (*grads_u, *grads_z)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
