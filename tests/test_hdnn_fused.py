@@ -131,6 +131,15 @@ def test_a_copied_or_pickled_model_gets_an_empty_workspace(tmp_path):
     torch.testing.assert_close(loaded(torch.ones(3, 8)), model(torch.ones(3, 8)))
 
 
+def test_torch_func_transforms_use_the_loop():
+    model = _model("MS1", nf=4, n_layers=3, dtype=torch.float64)
+    y = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    jac = torch.func.vmap(torch.func.jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(y)
+    model.fused = False
+    expected = torch.func.vmap(torch.func.jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(y)
+    torch.testing.assert_close(jac, expected)
+
+
 def test_models_without_a_fused_step_use_the_loop():
     model = build_hdnn("MLP", 4, 3, 3.0, generator=torch.Generator().manual_seed(0))
     assert not model.has_fused

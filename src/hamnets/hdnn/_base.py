@@ -58,6 +58,13 @@ class _Workspace:
         return lease, lot
 
 
+def _functorch_active() -> bool:
+    # The check autograd.Function.apply itself makes before refusing a node without functorch
+    # rules; private, hence the guard (as in hamnets.hnn._tanh_gradient).
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else False
+
+
 def _same_kind(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.dtype == b.dtype and a.device == b.device
 
@@ -268,8 +275,9 @@ class HamiltonianDNN(nn.Module):
             )
         if start == stop:
             return y
-        if not (self.fused and self.has_fused):
-            return self.forward(y.t(), start, stop).t()
+        if not (self.fused and self.has_fused) or _functorch_active():
+            # (vmap / jacrev need rules the fused node does not have: the loop has them)
+            return self._loop(y.t(), start, stop).t()
         params = [p[start:stop] for p in self._fused_params()]
         return _FusedLayers.apply(self, y, *params)
 
@@ -312,6 +320,12 @@ class HamiltonianDNN(nn.Module):
             )
         if self.fused and self.has_fused and not return_states and start < stop:
             return self.forward_channels_first(y.t(), start, stop).t()  # (batch, nf)
+        return self._loop(y, start, stop, return_states)
+
+    def _loop(
+        self, y: torch.Tensor, start: int, stop: int, return_states: bool = False
+    ) -> torch.Tensor:
+        """The plain layer loop on ``(batch, nf)`` states (see :meth:`forward`)."""
         per_layer = [p.unbind(0) for p in self._stacked()]  # each: L tensors
         state = self._split(y)
         states = [y] if return_states else None
