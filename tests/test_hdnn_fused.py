@@ -83,7 +83,7 @@ def test_gradcheck_of_the_fused_node(name):
     params = [p.detach().clone().requires_grad_(True) for p in model._fused_params()]
 
     def node(y, *params):
-        return _FusedLayers.apply(model, y, *params)
+        return _FusedLayers.apply(model, True, y, *params)
 
     assert torch.autograd.gradcheck(node, (y, *params))
 
@@ -116,6 +116,20 @@ def test_workspace_is_reused_across_steps():
         model(x).sum().backward()
         lots.update(lot.data_ptr() for _, lot in model._workspace._lots)
     assert len(lots) == 1  # each step's graph is freed before the next forward
+
+
+@pytest.mark.parametrize("name", ["H1_J1", "MS1"])
+@pytest.mark.parametrize("n_layers", [1, 2, 5])
+def test_without_gradients_the_node_keeps_two_states(name, n_layers):
+    model = _model(name, n_layers=n_layers)
+    x = torch.randn(30, model.nf, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        new = model(x)
+        model.fused = False
+        old = model(x)
+    assert _rel(new, old) < 1e-5
+    ((_, lot),) = model._workspace._lots
+    assert lot.shape == (1, 2, model.nf, 30)
 
 
 def test_a_copied_or_pickled_model_gets_an_empty_workspace(tmp_path):

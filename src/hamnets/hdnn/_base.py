@@ -79,18 +79,23 @@ class _FusedLayers(torch.autograd.Function):
     pre-activations, scaled copies or per-layer weight slices. Backward walks the layers in
     reverse with the model's hand-written ``_fused_backward``, accumulating the state gradient
     in place in one ``(nf, N)`` buffer; the per-layer weight gradients are stacked once at
-    the end. Not twice differentiable (``once_differentiable``); the plain layer loop
-    (``fused = False``) is.
+    the end. Without a backward to come (``keep`` False: no gradient wanted) it keeps nothing
+    and alternates between two state buffers. Not twice differentiable
+    (``once_differentiable``); the plain layer loop (``fused = False``) is.
     """
 
     @staticmethod
-    def forward(ctx, model: HamiltonianDNN, y: torch.Tensor, *params: torch.Tensor):
+    def forward(ctx, model: HamiltonianDNN, keep: bool, y: torch.Tensor, *params: torch.Tensor):
         layers = list(zip(*(p.unbind(0) for p in params), strict=True))  # L tuples
         n_layers = len(layers)
-        # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces.
-        lease, lot = model._workspace.take((n_layers + 1, 2, *y.shape), y)
         out = y.new_empty(y.shape)  # (nf, N): y_L, returned
-        news, acts = [*lot[: n_layers - 1, 0].unbind(0), out], lot[:, 1].unbind(0)
+        if not keep:  # no backward to come: two states and one activation suffice
+            lease, lot = model._workspace.take((1, 2, *y.shape), y)
+            news = [out if (n_layers - j) % 2 else lot[0, 0] for j in range(n_layers)]
+            acts = [lot[0, 1]] * n_layers
+        else:  # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces.
+            lease, lot = model._workspace.take((n_layers + 1, 2, *y.shape), y)
+            news, acts = [*lot[: n_layers - 1, 0].unbind(0), out], lot[:, 1].unbind(0)
         state = model._split_columns(y)
         for j in range(n_layers):
             new = model._split_columns(news[j])
@@ -124,7 +129,7 @@ class _FusedLayers(torch.autograd.Function):
         scales = model._fused_grad_scales()
         for grad, scale in zip(param_grads, scales or (), strict=scales is not None):
             grad.mul_(scale)
-        return (None, g, *param_grads)
+        return (None, None, g, *param_grads)
 
 
 class HamiltonianDNN(nn.Module):
@@ -279,7 +284,8 @@ class HamiltonianDNN(nn.Module):
             # (vmap / jacrev need rules the fused node does not have: the loop has them)
             return self._loop(y.t(), start, stop).t()
         params = [p[start:stop] for p in self._fused_params()]
-        return _FusedLayers.apply(self, y, *params)
+        keep = torch.is_grad_enabled() and any(t.requires_grad for t in (y, *params))
+        return _FusedLayers.apply(self, keep, y, *params)
 
     def _check_range(self, start: int, stop: int) -> None:
         if not 0 <= start <= stop <= self.n_layers:
