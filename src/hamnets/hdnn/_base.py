@@ -143,7 +143,11 @@ class HamiltonianDNN(nn.Module):
     * ``_step(state, *params_j)``: one layer on the (possibly split) state;
     * ``structured()``: the full ``K`` of shape ``(L, nf, nf)`` and ``b`` of shape ``(L, nf)``
       in the common form ``y' = J K tanh(K^T y + b)``, used by the smoothness regulariser;
-    * optionally ``_split``/``_merge`` when the step works on the two halves of the state.
+    * optionally ``_split``/``_merge`` when the step works on the two halves of the state;
+    * optionally the fused path: ``_fused_params()``, ``_fused_step`` and ``_fused_backward``,
+      the same layer on channels-first states ``(nf, N)`` with its backward written out
+      (built from the half-steps of :mod:`._halfsteps`); the base runs them as one autograd
+      node (:meth:`forward_channels_first`, and :meth:`forward` when ``fused``).
 
     Args:
         nf: number of features (state dimension).
