@@ -77,9 +77,9 @@ def test_fused_is_as_accurate_as_the_loop_when_ill_conditioned(name):
 
 @pytest.mark.parametrize("name", FUSED_MODELS)
 def test_gradcheck_of_the_fused_node(name):
-    model = _model(name, nf=4, n_layers=3, dtype=torch.float64)
+    model = _model(name, nf=4, n_layers=2, dtype=torch.float64)
     gen = torch.Generator().manual_seed(2)
-    y = torch.randn(model.nf, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = torch.randn(model.nf, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     params = [p.detach().clone().requires_grad_(True) for p in model._fused_params()]
 
     def node(y, *params):
@@ -194,8 +194,8 @@ def _classifier_outputs_and_grads(name, stages, channels, fused, dtype, state=No
     if state is not None:
         model.load_state_dict(state)
     model.to(dtype)
-    x = torch.randn(20, 1, 28, 28, generator=gen).to(dtype)
-    y = torch.randint(0, 10, (20,), generator=gen)
+    x = torch.randn(8, 1, 28, 28, generator=gen).to(dtype)
+    y = torch.randint(0, 10, (8,), generator=gen)
     out = model(x)
     (F.cross_entropy(out, y) + model.regularizer(1e-3)).backward()
     return [out.detach(), *(p.grad for p in model.parameters())], model.state_dict()
