@@ -8,7 +8,8 @@ Workloads (``--only``):
 
 * ``mnist``: one training step of the papers' MNIST classifier (Conv2d 1 -> 8 3x3, per-pixel
   MS1 with L = 4, h = 0.4, Linear 6272 -> 10; Adam lr 0.04, weight decay 1e-3, batch 100,
-  cross-entropy + the smoothness regulariser) on a stream of random images of MNIST's shape: ours
+  cross-entropy + the smoothness regulariser) on a stream of random images of MNIST's shape
+  (``--data mnist``: MNIST's training images, from the cache), after 150 warm-up steps: ours
   (``fused``, the default), ours as it was (``fused=False``: the plain layer loop) and the
   reference ``Net`` of DecodEPFL/HamiltonianNet's ``examples/run_MNIST.py`` with its own
   training step (log-softmax + NLL, its regulariser added ``L - 1`` times, the same Adam).
@@ -19,6 +20,12 @@ Workloads (``--only``):
   reference's defaults), in CPU seconds of the training call: ours (``fit_classifier``),
   ours with ``fused = False``, and the reference through ``_reference_hdnn.py`` (as in
   ``toy2d.py``).
+
+Subnormal floats: once the classifier is confident, cross-entropy's gradients hold many
+subnormal numbers and every matrix product that reads them runs up to 100x slower (no path is
+immune; how many there are depends on where each model's training has got to). On real MNIST
+this makes a step 1.5-2x slower for our model; ``--flush-denormal`` measures with them
+flushed to zero (``torch.set_flush_denormal``, process-wide, for every path alike).
 
 The reference is a checkout outside this repository (``--reference-dir``); without it only
 our two paths are compared. torchvision (and scipy) are not needed: ``run_MNIST.py`` imports them
@@ -155,19 +162,35 @@ def _reference_mnist(ref_dir: str):
     return step
 
 
-def bench_mnist(ref_dir: str | None, repeats: int, steps: int) -> dict:
+def _mnist_batches(data: str, n_batches: int, gen: torch.Generator):
+    """``n_batches`` training batches: random images, or MNIST's first images normalised."""
+    if data == "random":
+        xs = torch.randn(n_batches, BATCH, 1, 28, 28, generator=gen)
+        return xs, torch.randint(0, 10, (n_batches, BATCH), generator=gen)
+    from hamnets.datasets import load_dataset
+
+    d = load_dataset("mnist", download=False)  # from the cache (`hamnets data mnist`)
+    n = n_batches * BATCH
+    x = torch.from_numpy(d.train_images[:n]).float().div_(255)
+    x = (x - x.mean()) / x.std()
+    y = torch.from_numpy(d.train_labels[:n])
+    return x.view(n_batches, BATCH, 1, 28, 28), y.view(n_batches, BATCH)
+
+
+def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "random") -> dict:
     gen = torch.Generator().manual_seed(0)
     # A stream of distinct batches: on one repeated batch the classifier memorises it, the
-    # gradients become subnormal floats and every path slows down several times.
-    n_batches = 32
-    xs = torch.randn(n_batches, BATCH, 1, 28, 28, generator=gen)
-    ys = torch.randint(0, 10, (n_batches, BATCH), generator=gen)
+    # gradients become subnormal floats and every path slows down several times. The first
+    # 150 steps bring the models into the training regime (the papers' lr 0.04 sends the
+    # loss through a spike at first).
+    n_batches, warmup = 64, 150
+    xs, ys = _mnist_batches(data, n_batches, gen)
     runs = {"ours": _ours_mnist(True, gen), "ours_unfused": _ours_mnist(False, gen)}
     if ref_dir:
         runs["reference"] = _reference_mnist(ref_dir)
-    for step in runs.values():  # warm-up
-        for k in range(2):
-            step(xs[k], ys[k])
+    for step in runs.values():
+        for k in range(warmup):
+            step(xs[k % n_batches], ys[k % n_batches])
     gflops = []
     times: dict[str, list[float]] = {k: [] for k in runs}
     load_before = load()
@@ -183,6 +206,7 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int) -> dict:
     flops = ms1_classifier_flops()
     out = {
         "workload": "MNIST paper classifier (MS1, C=8, L=4), training, batch 100",
+        "data": data,
         "load_before": load_before,
         "load_after": load(),
         "gemm_gflops": round(rate, 1),
@@ -268,12 +292,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median kept)")
     p.add_argument("--steps", type=int, default=5, help="MNIST training steps per repeat")
     p.add_argument("--toy2d-repeats", type=int, default=3, help="2D runs (seeds) per path")
+    p.add_argument(
+        "--data", choices=["random", "mnist"], default="random",
+        help="MNIST workload: random images or the cached MNIST training images",
+    )  # fmt: skip
+    p.add_argument(
+        "--flush-denormal", action="store_true",
+        help="torch.set_flush_denormal(True) for the whole run (all paths alike)",
+    )  # fmt: skip
     p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
     args = p.parse_args(argv)
 
     torch.set_num_threads(1)
+    torch.set_flush_denormal(args.flush_denormal)
     result = {
         "benchmark": "speed",
+        "flush_denormal": args.flush_denormal,
         "machine": {
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
@@ -288,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             f"2 sigmoid(2x) - 1 {a['2 sigmoid(2x) - 1']['ms']} ms (and "
             f"{a['sigmoid_form_at_1e-8']:g} at x = 1e-8); load {a['load']}"
         )
-        m = result["mnist"] = bench_mnist(args.reference_dir, args.repeats, args.steps)
+        m = result["mnist"] = bench_mnist(args.reference_dir, args.repeats, args.steps, args.data)
         for name in ("ours", "ours_unfused", "reference"):
             if name in m:
                 print(

@@ -220,3 +220,12 @@ def test_two_stage_classifier_fused_is_as_accurate_as_plain(name):
     new, _ = _classifier_outputs_and_grads(name, 2, 4, True, torch.float32, state)
     for a, b, e in zip(new, old, exact, strict=True):
         assert _rel(a.double(), e) <= max(2 * _rel(b.double(), e), 1e-5)
+
+
+def test_the_logits_gradient_has_its_subnormal_entries_flushed():
+    from hamnets.vision._classifier import _FlushSubnormalGradient
+
+    x = torch.zeros(4, requires_grad=True)
+    grad = torch.tensor([1e-40, -1e-39, 1e-30, -2.0])  # two subnormal, two normal
+    _FlushSubnormalGradient.apply(x).backward(grad)
+    assert x.grad.tolist() == [0.0, 0.0, grad[2].item(), -2.0]
