@@ -30,6 +30,7 @@ def _rel(new: torch.Tensor, old: torch.Tensor) -> float:
 
 def _outputs_and_grads(model, x, weight, fused: bool, *args) -> list[torch.Tensor]:
     model.fused = fused
+    model.fused_min_layers = 1  # the fused node whatever the size
     model.zero_grad(set_to_none=True)
     x = x.detach().clone().requires_grad_(True)
     y = model(x, *args)
@@ -92,6 +93,7 @@ def test_gradcheck_of_the_fused_node(name):
 def test_two_graphs_alive_at_once_and_retain_graph(name):
     """The workspace lent to a node is not reused while that node's graph is alive."""
     model = _model(name)
+    model.fused_min_layers = 1
     gen = torch.Generator().manual_seed(3)
     x1, x2 = torch.randn(50, model.nf, generator=gen), torch.randn(50, model.nf, generator=gen)
     bias = list(model.parameters())[-1]
@@ -108,8 +110,23 @@ def test_two_graphs_alive_at_once_and_retain_graph(name):
     torch.testing.assert_close(first, again, rtol=0, atol=0)
 
 
+def test_the_fused_node_runs_where_it_pays():
+    def node(model, batch, *args):
+        y = model(torch.randn(batch, model.nf), *args)
+        return type(y.grad_fn).__name__
+
+    model = _model("H2", n_layers=4)
+    assert node(model, 125) != "TBackward0"  # 4 layers at batch 125: the loop
+    assert node(model, 20000) == "TBackward0"  # many states: fused (a transposed view)
+    assert node(_model("H2", n_layers=16), 125) == "TBackward0"
+    assert node(_model("H2", n_layers=16), 125, 0, 4) != "TBackward0"
+    model.fused = False
+    assert node(model, 20000) != "TBackward0"
+
+
 def test_workspace_is_reused_across_steps():
     model = _model("MS1")
+    model.fused_min_layers = 1
     x = torch.randn(40, model.nf)
     lots = set()
     for _ in range(4):
@@ -122,6 +139,7 @@ def test_workspace_is_reused_across_steps():
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
 def test_without_gradients_the_node_keeps_two_states(name, n_layers):
     model = _model(name, n_layers=n_layers)
+    model.fused_min_layers = 1
     x = torch.randn(30, model.nf, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         new = model(x)
@@ -136,6 +154,7 @@ def test_a_copied_or_pickled_model_gets_an_empty_workspace(tmp_path):
     import copy
 
     model = _model("H2")
+    model.fused_min_layers = 1
     model(torch.randn(10, model.nf)).sum().backward()
     assert model._workspace._lots
     assert not copy.deepcopy(model)._workspace._lots
@@ -147,6 +166,7 @@ def test_a_copied_or_pickled_model_gets_an_empty_workspace(tmp_path):
 
 def test_torch_func_transforms_use_the_loop():
     model = _model("MS1", nf=4, n_layers=3, dtype=torch.float64)
+    model.fused_min_layers = 1
     y = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     jac = torch.func.vmap(torch.func.jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(y)
     model.fused = False
@@ -164,6 +184,7 @@ def test_models_without_a_fused_step_use_the_loop():
 @pytest.mark.parametrize("name", ALL_HDNN)
 def test_channels_first_forward_is_the_transposed_forward(name):
     model = make_model(name, nf=4, n_layers=3)
+    model.fused_min_layers = 1
     y = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     model.fused = False
     expected = model(y, 1, 3)
@@ -176,6 +197,7 @@ def test_channels_first_forward_is_the_transposed_forward(name):
 @pytest.mark.parametrize("name", ALL_HDNN)
 def test_pixelwise_fused_equals_rows(name):
     pix = PixelwiseHDNN(_model(name, n_layers=3))
+    pix.hdnn.fused_min_layers = 1
     x = torch.randn(3, 8, 5, 6, generator=torch.Generator().manual_seed(5))
     pix.hdnn.fused = False
     old = pix(x)
@@ -191,6 +213,8 @@ def _classifier_outputs_and_grads(name, stages, channels, fused, dtype, state=No
     model = HDNNImageClassifier(
         name, 4, 0.4, channels=channels, generator=gen, stages=stages, fused=fused
     )
+    for pixelwise in (model.hamiltonian, *(block.hamiltonian for block in model.more)):
+        pixelwise.hdnn.fused_min_layers = 1  # the fused node at this small batch too
     if state is not None:
         model.load_state_dict(state)
     model.to(dtype)
