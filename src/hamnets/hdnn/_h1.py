@@ -6,6 +6,7 @@ import torch
 
 from .._structure import J_NAMES, make_j
 from ._base import HamiltonianDNN, LayerParams, State
+from ._halfsteps import shear, shear_backward
 
 
 class H1(HamiltonianDNN):
@@ -49,6 +50,18 @@ class H1(HamiltonianDNN):
         (y,) = state  # (batch, nf)
         s = torch.tanh(torch.addmm(b, y, K))  # (batch, nf): tanh(K^T y + b)
         return (torch.addmm(y, s, JK_T, alpha=self.h),)
+
+    # The fused step, channels first: y (nf, N) <- y + (h J K) tanh(K^T y + b).
+    def _fused_params(self) -> LayerParams:
+        hJK = self.h * torch.matmul(self.J, self.K)  # (L, nf, nf)
+        return (self.K.transpose(1, 2), self.b.unsqueeze(2), hJK)
+
+    def _fused_step(self, state, new, act, Kt, b, hJK) -> None:
+        shear(state[0], state[0], Kt, b, hJK, out=new[0], s=act)
+
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
+        ((y,), (g,), (K, _, hJKt)) = state, grads, params_t
+        return shear_backward(y, act, g, g, K, hJKt, t=t, u=u)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.K, self.b

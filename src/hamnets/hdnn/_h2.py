@@ -6,6 +6,7 @@ import torch
 
 from .._structure import j1
 from ._base import HamiltonianDNN, LayerParams, State
+from ._halfsteps import shear, shear_backward
 
 
 class H2(HamiltonianDNN):
@@ -51,6 +52,26 @@ class H2(HamiltonianDNN):
         q = torch.addmm(q, torch.tanh(torch.addmm(b_p, p, K_p)), K_p.t(), alpha=self.h)
         p = torch.addmm(p, torch.tanh(torch.addmm(b_q, q, K_q)), K_q.t(), alpha=-self.h)
         return (p, q)
+
+    # The fused step, channels first: p, q (n, N) each; act = [tanh(a_p); tanh(a_q)].
+    def _fused_params(self) -> LayerParams:
+        Kt_p, Kt_q = self.K_p.transpose(1, 2), self.K_q.transpose(1, 2)
+        b_p, b_q = self.b_p.unsqueeze(2), self.b_q.unsqueeze(2)
+        return (Kt_p, b_p, self.h * self.K_p, Kt_q, b_q, -self.h * self.K_q)
+
+    def _fused_step(self, state, new, act, Kt_p, b_p, hK_p, Kt_q, b_q, hK_q) -> None:
+        (p, q), (p1, q1), (s_p, s_q) = state, new, self._split_columns(act)
+        shear(p, q, Kt_p, b_p, hK_p, out=q1, s=s_p)  # q + h K_p tanh(K_p^T p + b_p)
+        shear(q1, p, Kt_q, b_q, hK_q, out=p1, s=s_q)  # p - h K_q tanh(K_q^T q1 + b_q)
+
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
+        n = self.nf // 2
+        (p, _), (_, q1), (g_p, g_q), (s_p, s_q) = state, new_state, grads, (act[:n], act[n:])
+        K_p, _, hKt_p, K_q, _, hKt_q = params_t
+        t, u = t[:n], u[:n]
+        grads_q = shear_backward(q1, s_q, g_p, g_q, K_q, hKt_q, t=t, u=u)
+        grads_p = shear_backward(p, s_p, g_q, g_p, K_p, hKt_p, t=t, u=u)
+        return (*grads_p, *grads_q)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         zero = torch.zeros_like(self.K_p)

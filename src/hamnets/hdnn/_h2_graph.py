@@ -123,8 +123,11 @@ class GraphH2(HamiltonianDNN):
     def _stacked(self) -> LayerParams:
         return (self.K_p, self.b_p, self.K_q, self.b_q)
 
-    # The step is H2's, literally: only the weights differ.
+    # The step is H2's, literally: only the weights differ (the fused one too).
     _step = H2._step
+    _fused_params = H2._fused_params
+    _fused_step = H2._fused_step
+    _fused_backward = H2._fused_backward
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         K_p, K_q = self.K_p, self.K_q

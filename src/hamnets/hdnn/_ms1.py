@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import HamiltonianDNN, LayerParams, State
+from ._halfsteps import residual, residual_backward
 
 
 class MS1(HamiltonianDNN):
@@ -37,6 +38,28 @@ class MS1(HamiltonianDNN):
         z = z + self.h * torch.tanh(torch.addmm(b_z, u, K.t()))  # tanh(K u + b_z)
         u = u + self.h * torch.tanh(torch.addmm(b_u, z, K, alpha=-1.0))  # tanh(-K^T z + b_u)
         return (u, z)
+
+    # The fused step, channels first: u, z (n, N) each; act = [tanh(a_z); tanh(a_u)].
+    def _fused_params(self) -> LayerParams:
+        n = self.nf // 2
+        b = self.b.unsqueeze(2)  # (L, nf, 1)
+        return (self.K, b[:, n:], -self.K.transpose(1, 2), b[:, :n])
+
+    def _fused_grad_scales(self) -> tuple[float, ...]:
+        return (self.h,) * 4
+
+    def _fused_step(self, state, new, act, K, b_z, neg_Kt, b_u) -> None:
+        (u, z), (u1, z1), (s_z, s_u) = state, new, self._split_columns(act)
+        residual(u, z, K, b_z, self.h, out=z1, s=s_z)  # z + h tanh(K u + b_z)
+        residual(z1, u, neg_Kt, b_u, self.h, out=u1, s=s_u)  # u + h tanh(-K^T z1 + b_u)
+
+    def _fused_backward(self, state, new_state, grads, act, t, u_, params, params_t):
+        n = self.nf // 2
+        (u, _), (_, z1), (g_u, g_z), (s_z, s_u) = state, new_state, grads, (act[:n], act[n:])
+        Kt, _, neg_K, _ = params_t
+        g_neg_Kt, gb_u = residual_backward(z1, s_u, g_u, g_z, neg_K, self.h, t=t[:n])
+        gK, gb_z = residual_backward(u, s_z, g_z, g_u, Kt, self.h, t=t[:n])
+        return gK, gb_z, g_neg_Kt, gb_u
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         zero = torch.zeros_like(self.K)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import HamiltonianDNN, LayerParams, State
+from ._halfsteps import residual, residual_backward
 
 
 class MS2(HamiltonianDNN):
@@ -35,6 +36,20 @@ class MS2(HamiltonianDNN):
     def _step(self, state: State, A_T: torch.Tensor, b: torch.Tensor) -> State:
         (y,) = state  # (batch, nf)
         return (y + self.h * torch.tanh(torch.addmm(b, y, A_T)),)
+
+    # The fused step, channels first: y (nf, N) <- y + h tanh(A y + b).
+    def _fused_params(self) -> LayerParams:
+        return (self.antisymmetric(), self.b.unsqueeze(2))
+
+    def _fused_grad_scales(self) -> tuple[float, ...]:
+        return (self.h, self.h)
+
+    def _fused_step(self, state, new, act, A, b) -> None:
+        residual(state[0], state[0], A, b, self.h, out=new[0], s=act)
+
+    def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
+        ((y,), (g,), (At, _)) = state, grads, params_t
+        return residual_backward(y, act, g, g, At, self.h, t=t)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.antisymmetric(), self.b

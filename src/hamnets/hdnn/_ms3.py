@@ -6,6 +6,7 @@ import torch
 
 from .._structure import canonical_j
 from ._base import HamiltonianDNN, LayerParams, State
+from ._halfsteps import shear, shear_backward
 
 
 class MS3(HamiltonianDNN):
@@ -50,6 +51,26 @@ class MS3(HamiltonianDNN):
         z = torch.addmm(z, torch.tanh(torch.addmm(b2, u, K1)), K1.t(), alpha=-self.h)
         u = torch.addmm(u, torch.tanh(torch.addmm(b1, z, K2)), K2.t(), alpha=self.h)
         return (u, z)
+
+    # The fused step, channels first: u, z (n, N) each; act = [tanh(a_u); tanh(a_z)].
+    def _fused_params(self) -> LayerParams:
+        Kt1, Kt2 = self.K1.transpose(1, 2), self.K2.transpose(1, 2)
+        b1, b2 = self.b1.unsqueeze(2), self.b2.unsqueeze(2)
+        return (Kt1, b2, -self.h * self.K1, Kt2, b1, self.h * self.K2)
+
+    def _fused_step(self, state, new, act, Kt1, b2, hK1, Kt2, b1, hK2) -> None:
+        (u, z), (u1, z1), (s_u, s_z) = state, new, self._split_columns(act)
+        shear(u, z, Kt1, b2, hK1, out=z1, s=s_u)  # z - h K1 tanh(K1^T u + b2)
+        shear(z1, u, Kt2, b1, hK2, out=u1, s=s_z)  # u + h K2 tanh(K2^T z1 + b1)
+
+    def _fused_backward(self, state, new_state, grads, act, t, w, params, params_t):
+        n = self.nf // 2
+        (u, _), (_, z1), (g_u, g_z), (s_u, s_z) = state, new_state, grads, (act[:n], act[n:])
+        K1, _, hKt1, K2, _, hKt2 = params_t
+        t, w = t[:n], w[:n]
+        grads_z = shear_backward(z1, s_z, g_u, g_z, K2, hKt2, t=t, u=w)
+        grads_u = shear_backward(u, s_u, g_z, g_u, K1, hKt1, t=t, u=w)
+        return (*grads_u, *grads_z)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         zero = torch.zeros_like(self.K1)

@@ -12,15 +12,20 @@ class PixelwiseHDNN(nn.Module):
     """Run one H-DNN on the channel vector of every pixel (a stack of structured 1x1 convs).
 
     Every pixel's ``C`` channels are one H-DNN state; all pixels share the weights. The whole
-    batch of pixels goes through the H-DNN's layer loop as one ``(B * H * W, C)`` matrix, so
-    each layer is a single matrix product, not one call per pixel.
+    batch of pixels goes through the H-DNN as one matrix, so each layer is a single matrix
+    product, not one call per pixel. With the H-DNN's ``fused`` (the default) the pixels are
+    the columns of a channels-first ``(C, B * H * W)`` matrix and the layers run as one
+    autograd node (:meth:`HamiltonianDNN.forward_channels_first`); otherwise they are the rows
+    of a ``(B * H * W, C)`` matrix in the plain layer loop. Both give the same numbers to float
+    rounding.
 
     Args:
         hdnn: the H-DNN; its ``nf`` is the number of channels ``C``.
 
     Shapes:
-        input ``(B, C, H, W)``; output ``(B, H, W, C)`` (**channels last**, so the caller
-        can flatten without a copy back to channels-first; see :meth:`channels_first`).
+        input ``(B, C, H, W)``; output ``(B, H, W, C)`` (**channels last**; with ``fused`` a
+        channels-last view of a channels-first tensor, see :meth:`channels_first`).
+        :meth:`forward_planes` keeps the channels-first layout ``(C, B, H, W)`` throughout.
     """
 
     def __init__(self, hdnn: HamiltonianDNN) -> None:
@@ -35,9 +40,28 @@ class PixelwiseHDNN(nn.Module):
                 f"PixelwiseHDNN expects (batch, {self.hdnn.nf}, H, W), got {tuple(x.shape)}."
             )
         b, c, h, w = x.shape
+        if self.hdnn.fused and self.hdnn.has_fused:
+            planes = self.forward_planes(x.transpose(0, 1))  # (C, B, H, W)
+            return planes.permute(1, 2, 3, 0)  # (B, H, W, C), a view
         y = x.permute(0, 2, 3, 1).reshape(b * h * w, c)  # (B*H*W, C): one state per pixel
         y = self.hdnn(y)  # (B*H*W, C)
         return y.reshape(b, h, w, c)  # (B, H, W, C)
+
+    def forward_planes(self, x: torch.Tensor) -> torch.Tensor:
+        """The H-DNN at every pixel of channel planes: ``(C, B, H, W) -> (C, B, H, W)``.
+
+        Each channel is one contiguous plane of all ``B * H * W`` pixels, so a layer's product
+        is one wide ``(C, C) @ (C, B * H * W)`` product (the fastest layout on a CPU for the
+        small ``C`` of these models).
+        """
+        if x.dim() != 4 or x.shape[0] != self.hdnn.nf:
+            raise ValueError(
+                f"PixelwiseHDNN.forward_planes expects ({self.hdnn.nf}, batch, H, W), "
+                f"got {tuple(x.shape)}."
+            )
+        c, b, h, w = x.shape
+        y = self.hdnn.forward_channels_first(x.reshape(c, b * h * w))  # (C, B*H*W)
+        return y.view(c, b, h, w)
 
     @staticmethod
     def channels_first(y: torch.Tensor) -> torch.Tensor:

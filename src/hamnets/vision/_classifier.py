@@ -38,6 +38,12 @@ class HDNNImageClassifier(nn.Module):
         generator: for the H-DNN's N(0, 1) weights and the convolution / linear init.
         stages: blocks of convolution + H-DNN (1: the papers' model).
 
+        fused: compute channels first (the activations as ``(C, B, H, W)`` planes: the
+            convolution as one ``(C_out, 9 C_in) @ (9 C_in, B H W)`` product, the H-DNN as one
+            fused autograd node, the linear map as per-channel products), the fast path on a
+            CPU; ``False`` runs the plain modules layer by layer. Both compute the same
+            function of the same parameters, equal to float rounding.
+
     Shapes:
         input ``(B, 1, H, W)`` float; output logits ``(B, K)``.
     """
@@ -53,6 +59,7 @@ class HDNNImageClassifier(nn.Module):
         n_classes: int = 10,
         generator: torch.Generator | None = None,
         stages: int = 1,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if model not in MODEL_NAMES:
@@ -86,6 +93,9 @@ class HDNNImageClassifier(nn.Module):
             self.more.append(block)
         n_features = width * (self.image_size[0] // scale) * (self.image_size[1] // scale)
         self.fc = nn.Linear(n_features, n_classes)
+        self.fused = bool(fused)
+        for pixelwise in (self.hamiltonian, *(block.hamiltonian for block in self.more)):
+            pixelwise.hdnn.fused = self.fused
         if generator is not None:  # reproducible default-style init without global state
             convs = [self.conv, *(block.conv for block in self.more)]
             for layer in (*convs, self.fc):
@@ -105,12 +115,28 @@ class HDNNImageClassifier(nn.Module):
                 f"expected images of shape (batch, 1, {self.image_size[0]}, "
                 f"{self.image_size[1]}), got {tuple(x.shape)}."
             )
+        if self.fused:
+            return self._forward_planes(x)
         y = self.conv(x)  # (B, C, H, W)
         y = self.hamiltonian(y)  # (B, H, W, C)
         for block in self.more:
             y = F.avg_pool2d(PixelwiseHDNN.channels_first(y), 2)  # (B, C, H/2, W/2)
             y = block.hamiltonian(block.conv(y))  # (B, H/2, W/2, 2C)
         return self.fc(y.flatten(1))  # (B, C*H*W) -> (B, K)
+
+    def _forward_planes(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with the activations kept as channel planes ``(C, B, H, W)``."""
+        y = _conv3x3_planes(x.transpose(0, 1), self.conv)  # (C, B, H, W)
+        y = self.hamiltonian.forward_planes(y)
+        for block in self.more:
+            y = F.avg_pool2d(y, 2)  # (C, B, H/2, W/2): pools each plane
+            y = block.hamiltonian.forward_planes(_conv3x3_planes(y, block.conv))  # (2C, ...)
+        c, b, h, w = y.shape
+        # fc reads pixel-major features (h, w, c); take its weight per channel instead of
+        # copying the activations: logits = sum_c y_c (B, HW) @ W_c (HW, K) + bias.
+        weight = self.fc.weight.view(-1, h * w, c).permute(2, 1, 0).contiguous()  # (C, HW, K)
+        per_channel = torch.bmm(y.view(c, b, h * w), weight)  # (C, B, K)
+        return _FlushSubnormalGradient.apply(per_channel.sum(0) + self.fc.bias)  # (B, K)
 
     def regularizer(self, alpha: float) -> torch.Tensor:
         """The smoothness regulariser of the H-DNNs' weights across layers (summed over
@@ -119,3 +145,36 @@ class HDNNImageClassifier(nn.Module):
         for block in self.more:
             total = total + block.hamiltonian.regularizer(alpha)
         return total
+
+
+class _FlushSubnormalGradient(torch.autograd.Function):
+    """The identity, whose backward sets the gradient's subnormal entries to zero.
+
+    Once the classifier is confident, cross-entropy's gradient with respect to the logits
+    holds many subnormal floats (below 1.2e-38 in float32); every product of the backward that
+    reads them then runs up to 100x slower on a CPU. Flushing them here (``B x K`` numbers)
+    changes the gradients by less than 1.2e-38 each, what ``torch.set_flush_denormal`` would
+    do, without touching the process-wide floating-point mode.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor) -> torch.Tensor:
+        return logits.view_as(logits)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        tiny = torch.finfo(grad.dtype).tiny
+        return torch.where(grad.abs() < tiny, torch.zeros((), dtype=grad.dtype), grad)
+
+
+def _conv3x3_planes(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv`` (3x3, stride 1, padding 1) on channel planes: ``(C_in, B, H, W) -> (C_out, B,
+    H, W)``, as one ``(C_out, 9 C_in) @ (9 C_in, B H W)`` product of the weight with the nine
+    shifted copies of the zero-padded input (cross-correlation, as ``nn.Conv2d``)."""
+    c_in, b, h, w = x.shape
+    padded = F.pad(x, (1, 1, 1, 1))  # (C_in, B, H+2, W+2)
+    shifts = [padded[:, :, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    cols = torch.stack(shifts, 1).view(c_in * 9, b * h * w)  # rows (c, 3 i + j), like the weight
+    weight = conv.weight.view(conv.out_channels, c_in * 9)  # (C_out, 9 C_in)
+    out = torch.addmm(conv.bias.unsqueeze(1), weight, cols)  # (C_out, B*H*W)
+    return out.view(conv.out_channels, b, h, w)
