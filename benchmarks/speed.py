@@ -234,6 +234,7 @@ def _ours_toy2d(fused: bool, seed: int) -> float:
     from hamnets.hdnn import HamiltonianDNN
     from hamnets.training import ClassifyConfig, fit_classifier
 
+    before = HamiltonianDNN.fused
     HamiltonianDNN.fused = fused  # the class default; the benchmark flips it for both paths
     try:
         cfg = ClassifyConfig(
@@ -241,7 +242,7 @@ def _ours_toy2d(fused: bool, seed: int) -> float:
         )
         m = fit_classifier(cfg).metrics
     finally:
-        HamiltonianDNN.fused = True
+        HamiltonianDNN.fused = before
     return {"cpu_seconds": m["cpu_seconds"], "test_accuracy": m["test_accuracy"]}
 
 

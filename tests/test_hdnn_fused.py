@@ -17,10 +17,14 @@ FUSED_MODELS = (*ALL_HDNN, "graph")
 
 
 def _model(name: str, nf: int = 8, n_layers: int = 5, dtype=torch.float32, t_end: float = 2.0):
+    """A model with the fused path switched on (it is opt-in)."""
     gen = torch.Generator().manual_seed(0)
     if name == "graph":  # nf = 16 (8 nodes)
-        return build_hdnn("H2", 16, n_layers, t_end, graph="ring:8", generator=gen).to(dtype)
-    return build_hdnn(name, nf, n_layers, t_end, generator=gen).to(dtype)
+        model = build_hdnn("H2", 16, n_layers, t_end, graph="ring:8", generator=gen).to(dtype)
+    else:
+        model = build_hdnn(name, nf, n_layers, t_end, generator=gen).to(dtype)
+    model.fused = True
+    return model
 
 
 def _rel(new: torch.Tensor, old: torch.Tensor) -> float:
@@ -122,6 +126,7 @@ def test_the_fused_node_runs_where_it_pays():
     assert node(_model("H2", n_layers=16), 125, 0, 4) != "TBackward0"
     model.fused = False
     assert node(model, 20000) != "TBackward0"
+    assert build_hdnn("H2", 8, 16, 2.0).fused is False  # opt-in: off by default
 
 
 def test_workspace_is_reused_across_steps():
