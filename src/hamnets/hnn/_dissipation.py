@@ -132,7 +132,7 @@ class MomentumDamping(nn.Module):
 
 class FixedDissipation(nn.Module):
     """A given constant ``R`` ``(2n, 2n)``: checked symmetric positive semi-definite at
-    construction and stored (a buffer) as its factor ``L = V sqrt(Lambda)`` from ``R``'s
+    construction and stored (a float64 buffer) as its factor ``L = V sqrt(Lambda)`` from ``R``'s
     eigendecomposition, so ``L L^T = R`` to rounding.
 
     Raises:
@@ -159,7 +159,7 @@ class FixedDissipation(nn.Module):
         factor = vec[:, keep] * lam[keep].sqrt()  # (2n, r)
         if factor.shape[1] == 0:
             factor = torch.zeros(self.dim, 1, dtype=torch.float64)
-        self.register_buffer("factor", factor.to(torch.get_default_dtype()))
+        self.register_buffer("factor", factor)  # float64: cast to the state's dtype on use
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``L`` broadcast to ``(batch, 2n, r)``."""

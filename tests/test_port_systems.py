@@ -1,0 +1,107 @@
+"""The exact port-Hamiltonian systems against their closed forms."""
+
+import math
+
+import pytest
+import torch
+from port_helpers import energy_balance_residual
+
+from hamnets._field import PortHamiltonianField
+from hamnets.controls import random_sinusoids
+from hamnets.integrate import Tsit5, odeint
+from hamnets.systems import (
+    PORT_SYSTEM_NAMES,
+    DampedSpring,
+    ForcedPendulum,
+    MassSpringDamper,
+    ParametricSpring,
+    build_port_system,
+)
+
+F64 = torch.float64
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _written_out(name, t, x, u):
+    """The systems' fields as their docstrings write them, equation by equation."""
+    if name == "damped_spring":
+        return torch.stack([2 * x[:, 1], -2 * x[:, 0] - 0.2 * x[:, 1]], 1)
+    if name == "forced_pendulum":
+        q, p = x[:, 0], x[:, 1]
+        return torch.stack([2 * p, -3 * torch.sin(q) - 0.4 * p + u[:, 0]], 1)
+    if name == "parametric_spring":
+        q, p = x[:, 0], x[:, 1]
+        return torch.stack([p, -(1 + 0.5 * math.sin(2 * t)) * q], 1)
+    q1, q2, p1, p2 = x.unbind(1)
+    return torch.stack([p1, p2, -(2 * q1 - q2) - 0.1 * p1 + u[:, 0], -(q2 - q1) - 0.1 * p2], 1)
+
+
+@pytest.mark.parametrize("name", PORT_SYSTEM_NAMES)
+def test_exact_fields_match_their_written_equations_and_autograd(name):
+    system = build_port_system(name).double()
+    x = torch.randn(6, system.dim, generator=_gen(0), dtype=F64)
+    u = torch.randn(6, system.inputs, generator=_gen(1), dtype=F64) if system.inputs else None
+    t = torch.tensor(0.9, dtype=F64)
+    torch.testing.assert_close(system.field(t, x, u), _written_out(name, 0.9, x, u))
+    # the closed-form gradient against autograd of H, through the generic contract
+    generic = PortHamiltonianField.grad_h(system, t, x)
+    torch.testing.assert_close(system.grad_h(t, x), generic, rtol=1e-13, atol=1e-13)
+    # R and its closed-form action agree; R is positive semi-definite
+    v = torch.randn_like(x)
+    r = system.dissipation_matrix(x)
+    want = (r @ v[..., None])[..., 0]
+    got = system.dissipate(x, v)
+    torch.testing.assert_close(torch.zeros_like(want) if got is None else got, want)
+    assert torch.linalg.eigvalsh(r).min() >= 0
+
+
+def test_parametric_spring_explicit_time_derivative():
+    spring = ParametricSpring().double()
+    x = torch.randn(5, 2, generator=_gen(0), dtype=F64)
+    t = torch.tensor(0.3, dtype=F64)
+    want = math.cos(0.6) * 0.5 * x[:, 0] ** 2
+    torch.testing.assert_close(spring.dh_dt_explicit(t, x), want)
+    torch.testing.assert_close(PortHamiltonianField.dh_dt_explicit(spring, t, x), want)
+    assert DampedSpring().dh_dt_explicit(t, x.float()).abs().max() == 0
+
+
+def test_damped_spring_solution_solves_the_ode_and_matches_a_rollout():
+    spring = DampedSpring().double()
+    x0 = torch.tensor([[0.3, -0.7], [1.0, 0.0]], dtype=F64)
+    t = torch.linspace(0, 5, 11, dtype=F64).requires_grad_(True)
+    sol = spring.solution(x0, t)  # (T, 2, 2)
+    torch.testing.assert_close(sol[0], x0.expand(2, 2), rtol=0, atol=1e-15)
+    dq = torch.autograd.grad(sol[..., 0].sum(), t, retain_graph=True)[0]
+    dp = torch.autograd.grad(sol[..., 1].sum(), t)[0]
+    f = spring(0.0, sol.detach().reshape(-1, 2)).reshape(11, 2, 2).sum(1)
+    torch.testing.assert_close(torch.stack([dq, dp], 1), f, rtol=1e-12, atol=1e-12)
+    ys = odeint(spring, x0, t.detach(), Tsit5(rtol=1e-10, atol=1e-10))
+    torch.testing.assert_close(ys, sol.detach(), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", PORT_SYSTEM_NAMES)
+def test_energy_balance_of_the_exact_systems(name):
+    system = build_port_system(name).double()
+    x0 = torch.randn(4, system.dim, generator=_gen(2), dtype=F64)
+    signal = random_sinusoids(4, _gen(3), inputs=system.inputs) if system.inputs else None
+    t = torch.linspace(0, 4, 5, dtype=F64)
+    residual, dissipated, _ = energy_balance_residual(system, signal, x0, t, 1e-10)
+    assert residual.abs().max() < 1e-8
+    assert (dissipated[-1] > 0).all() or name == "parametric_spring"
+
+
+def test_a_driven_system_needs_its_input():
+    pendulum = ForcedPendulum().double()
+    x = torch.zeros(3, 2, dtype=F64)
+    with pytest.raises(ValueError, match="none is bound"):
+        pendulum(torch.tensor(0.0), x)
+    signal = random_sinusoids(3, _gen(0))
+    torch.testing.assert_close(ForcedPendulum(signal).double()(0.5, x)[:, 1], signal(0.5)[:, 0])
+    parts = pendulum.with_input(signal).parts(0.5, x + 1)
+    torch.testing.assert_close(parts.y[:, 0], 2 * (x[:, 1] + 1))  # y = dH/dp = 2p
+    assert MassSpringDamper().inputs == 1 and DampedSpring().inputs == 0
+    with pytest.raises(ValueError, match="unknown port system"):
+        build_port_system("spring")
