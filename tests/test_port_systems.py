@@ -1,4 +1,4 @@
-"""The exact port-Hamiltonian systems against their closed forms."""
+"""The exact port-Hamiltonian systems against their closed forms, and their data sets."""
 
 import math
 
@@ -8,7 +8,14 @@ from port_helpers import energy_balance_residual
 
 from hamnets._field import PortHamiltonianField
 from hamnets.controls import random_sinusoids
-from hamnets.integrate import Tsit5, odeint
+from hamnets.datasets import (
+    PORT_PROTOCOLS,
+    PortTrajectoryProtocol,
+    port_reference_rollout,
+    port_trajectory_data,
+    sample_port_initial_conditions,
+)
+from hamnets.integrate import RK4, Tsit5, odeint
 from hamnets.systems import (
     PORT_SYSTEM_NAMES,
     DampedSpring,
@@ -105,3 +112,58 @@ def test_a_driven_system_needs_its_input():
     assert MassSpringDamper().inputs == 1 and DampedSpring().inputs == 0
     with pytest.raises(ValueError, match="unknown port system"):
         build_port_system("spring")
+
+
+def _small(name, n=4, n_points=11):
+    base = PORT_PROTOCOLS[name]
+    return PortTrajectoryProtocol(name, n, n_points, 4.0, base.noise, base.radius, base.ood_radius)
+
+
+@pytest.mark.parametrize("name", PORT_SYSTEM_NAMES)
+def test_port_data_shapes_targets_and_recorded_inputs(name):
+    data = port_trajectory_data(name, _gen(0), _small(name))
+    again = port_trajectory_data(name, _gen(0), _small(name))
+    system = build_port_system(name).double()
+    m, dim = system.inputs, system.dim
+    assert data.train_states.shape == (2, 11, dim) and data.test_inputs.shape == (2, 11, m)
+    assert torch.equal(data.train_states, again.train_states)
+    for split in ("train", "test"):
+        clean = getattr(data, f"{split}_clean").double()
+        inputs = getattr(data, f"{split}_inputs").double()
+        dxdt = getattr(data, f"{split}_dxdt").double()
+        signal = getattr(data, f"{split}_signal")
+        if m:
+            torch.testing.assert_close(inputs, signal.sample(data.t.double()).float().double())
+        k = 5
+        want = system.field(data.t[k].double(), clean[:, k], inputs[:, k] if m else None)
+        torch.testing.assert_close(dxdt[:, k], want, rtol=1e-5, atol=1e-5)
+    if m:  # test trajectories are driven by inputs that training never saw
+        assert (
+            not torch.isclose(data.train_inputs[:, None], data.test_inputs[None])
+            .all(-1)
+            .all(-1)
+            .any()
+        )
+
+
+def test_test_trajectories_follow_their_own_recorded_inputs():
+    """Integrating a test trajectory again from its start with its split's signal gives the
+    stored states (the signal is aligned with the trajectories it drives)."""
+    data = port_trajectory_data("forced_pendulum", _gen(1), _small("forced_pendulum", n=6))
+    system = ForcedPendulum().double()
+    x0 = data.test_clean[:, 0].double()
+    ys = odeint(system.with_input(data.test_signal), x0, data.t.double(), RK4(dt=0.01))
+    torch.testing.assert_close(ys.transpose(0, 1).float(), data.test_clean, rtol=0, atol=1e-5)
+
+
+def test_port_initial_conditions_and_reference():
+    g = _gen(0)
+    x = sample_port_initial_conditions("mass_spring_damper", 200, g)
+    r = x.norm(dim=1)
+    assert x.shape == (200, 4) and r.min() >= 0.1 and r.max() <= 1.0
+    ood = sample_port_initial_conditions("forced_pendulum", 50, g, ood=True).norm(dim=1)
+    assert ood.min() >= 2.3 and ood.max() <= 2.8
+    with pytest.raises(ValueError, match="pass the signal"):
+        port_reference_rollout(ForcedPendulum(), x[:2, :2], torch.linspace(0, 1, 3))
+    with pytest.raises(ValueError, match="unknown port system"):
+        port_trajectory_data("spring", g)
