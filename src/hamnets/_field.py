@@ -436,7 +436,7 @@ class PortHamiltonianField(nn.Module):
                 f"{self.inputs}) or (1, {self.inputs}) for states {tuple(x.shape)}, got "
                 f"{tuple(u.shape)}; give one input trajectory per state."
             )
-        return u.to(x.dtype)
+        return u.to(dtype=x.dtype, device=x.device)
 
     def parts(self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None) -> PortParts:
         """The field and the pieces of its energy balance at ``(t, x)`` (:class:`PortParts`);
