@@ -126,6 +126,7 @@ def test_port_data_shapes_targets_and_recorded_inputs(name):
     system = build_port_system(name).double()
     m, dim = system.inputs, system.dim
     assert data.train_states.shape == (2, 11, dim) and data.test_inputs.shape == (2, 11, m)
+    assert data.flat(data.train_inputs).shape == (22, m)
     assert torch.equal(data.train_states, again.train_states)
     for split in ("train", "test"):
         clean = getattr(data, f"{split}_clean").double()

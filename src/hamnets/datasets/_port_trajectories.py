@@ -111,7 +111,7 @@ class PortTrajectoryData:
     @staticmethod
     def flat(values: torch.Tensor) -> torch.Tensor:
         """``(n_traj, T, k)`` -> ``(n_traj * T, k)`` pairs for derivative regression."""
-        return values.reshape(-1, values.shape[-1])
+        return values.flatten(0, 1)  # also for m = 0 inputs, where reshape(-1, 0) is ambiguous
 
 
 def _protocol(system: str) -> PortTrajectoryProtocol:
