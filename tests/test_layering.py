@@ -11,6 +11,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "hamnets"
 
 #: package -> the hamnets packages it must not import (directly or by a relative import).
 FORBIDDEN = {
+    "controls": {
+        "training",
+        "cli",
+        "hnn",
+        "systems",
+        "hdnn",
+        "datasets",
+        "integrate",
+        "analysis",
+        "plotting",
+        "vision",
+        "distributed",
+    },
     "integrate": {"training", "cli", "hnn", "systems", "hdnn", "datasets"},
     "systems": {"training", "cli", "hnn", "hdnn", "datasets"},
     "hdnn": {"training", "cli", "hnn", "systems", "integrate"},

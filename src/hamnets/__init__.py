@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "hdnn": "",
     "hnn": "",
+    "controls": "",
     "integrate": "",
     "systems": "",
     "canonical_j": "._structure",

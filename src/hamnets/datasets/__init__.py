@@ -11,6 +11,14 @@ from ._images import (
     locate_idx_files,
     read_image_folder,
 )
+from ._port_trajectories import (
+    PORT_PROTOCOLS,
+    PortTrajectoryData,
+    PortTrajectoryProtocol,
+    port_reference_rollout,
+    port_trajectory_data,
+    sample_port_initial_conditions,
+)
 from ._toy2d import (
     TOY2D_NAMES,
     Toy2D,
@@ -59,6 +67,12 @@ __all__ = [
     "sample_initial_conditions",
     "trajectory_data",
     "tutorial_data",
+    "PORT_PROTOCOLS",
+    "PortTrajectoryData",
+    "PortTrajectoryProtocol",
+    "port_reference_rollout",
+    "port_trajectory_data",
+    "sample_port_initial_conditions",
     "read_idx",
     "read_idx_bytes",
     "write_idx",

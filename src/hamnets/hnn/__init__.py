@@ -1,14 +1,38 @@
-"""Hamiltonian neural networks: a learned scalar H and its field J grad H."""
+"""Hamiltonian neural networks: a learned scalar H and its field J grad H; port-Hamiltonian
+networks add a learned dissipation R = L L^T and input ports G u."""
 
 from .._field import (
     HamiltonianField,
+    PortFieldWithInput,
+    PortHamiltonianField,
+    PortParts,
     SeparableField,
     TimeDependentHamiltonianField,
     TimeDependentSeparableField,
 )
 from ._baseline import MLPField
+from ._dissipation import (
+    ConstantDissipation,
+    FixedDissipation,
+    MomentumDamping,
+    NetworkDissipation,
+)
 from ._hamiltonian import HamiltonianNN, TimeDependentHamiltonianNN
+from ._input_map import (
+    ConstantInputMatrix,
+    FixedInputMatrix,
+    MomentumInput,
+    NetworkInputMatrix,
+)
 from ._mlp import MLP, EnergyMLP, orthogonal_init, xavier_init
+from ._port import PortHamiltonianNN
+from ._port_baseline import InputMLPField
+from ._port_registry import (
+    DISSIPATION_NAMES,
+    INPUT_MATRIX_NAMES,
+    PORT_MODEL_NAMES,
+    build_port_model,
+)
 from ._registry import HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN, TimeDependentSeparableHamiltonianNN
 from ._symmetric import SymmetricEnergy
@@ -31,4 +55,21 @@ __all__ = [
     "HNN_MODEL_NAMES",
     "SYMMETRY_NAMES",
     "build_hnn",
+    "PortHamiltonianField",
+    "PortFieldWithInput",
+    "PortParts",
+    "PortHamiltonianNN",
+    "InputMLPField",
+    "NetworkDissipation",
+    "ConstantDissipation",
+    "MomentumDamping",
+    "FixedDissipation",
+    "ConstantInputMatrix",
+    "MomentumInput",
+    "NetworkInputMatrix",
+    "FixedInputMatrix",
+    "PORT_MODEL_NAMES",
+    "DISSIPATION_NAMES",
+    "INPUT_MATRIX_NAMES",
+    "build_port_model",
 ]

@@ -1,0 +1,88 @@
+"""Names of the port-Hamiltonian models and dissipations, as configurations spell them: the
+only place where such a name becomes a network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._dissipation import ConstantDissipation, MomentumDamping, NetworkDissipation
+from ._input_map import FixedInputMatrix, MomentumInput, NetworkInputMatrix
+from ._mlp import EnergyMLP
+from ._port import PortHamiltonianNN
+from ._port_baseline import InputMLPField
+
+__all__ = ["PORT_MODEL_NAMES", "DISSIPATION_NAMES", "INPUT_MATRIX_NAMES", "build_port_model"]
+
+#: ``port``: a learned H, R and G; ``hnn``: a learned H alone (conservative, the inputs
+#: ignored); ``baseline``: an MLP of (x, u(t), t).
+PORT_MODEL_NAMES = ("port", "hnn", "baseline")
+#: ``momentum``: a constant D on p; ``momentum_network``: D(q) on p; ``constant``: a learned
+#: constant R; ``network``: R(x) from an MLP.
+DISSIPATION_NAMES = ("momentum", "momentum_network", "constant", "network")
+#: ``momentum``: a learned constant force direction on p; ``network``: G(x) from an MLP.
+INPUT_MATRIX_NAMES = ("momentum", "network")
+
+
+def _dissipation(name: str, dim: int, hidden: Sequence[int], g) -> nn.Module:
+    if name == "momentum":
+        return MomentumDamping(dim // 2, generator=g)
+    if name == "momentum_network":
+        return MomentumDamping(dim // 2, hidden, generator=g)
+    if name == "constant":
+        return ConstantDissipation(dim, generator=g)
+    return NetworkDissipation(dim, hidden, generator=g)
+
+
+def build_port_model(
+    name: str,
+    dim: int,
+    inputs: int,
+    hidden: Sequence[int],
+    *,
+    dissipation: str = "momentum",
+    input_matrix: str = "momentum",
+    dissipation_hidden: Sequence[int] = (32,),
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """The model ``name`` (one of :data:`PORT_MODEL_NAMES`) on states ``(batch, dim)`` with
+    ``inputs`` (``m``) inputs; bind a signal with ``model.with_input(u)``.
+
+    Args:
+        name: ``port`` (:class:`PortHamiltonianNN` of an :class:`EnergyMLP`, the dissipation
+            ``dissipation`` and the input matrix ``input_matrix``), ``hnn`` (the same energy,
+            ``R = 0``, ``G = 0``: a :class:`HamiltonianNN` that accepts and ignores inputs) or
+            ``baseline`` (:class:`InputMLPField` of ``(x, u, t)``).
+        hidden: hidden widths of the energy (and of the baseline).
+        dissipation: one of :data:`DISSIPATION_NAMES` (``port`` only); default damping on
+            the momenta, the structure of the systems in :mod:`hamnets.systems`.
+        input_matrix: one of :data:`INPUT_MATRIX_NAMES` (``port`` with ``inputs > 0``).
+        dissipation_hidden: hidden widths of a network dissipation or input matrix.
+        generator: the initialisation's only source of randomness (energy first).
+    """
+    if name not in PORT_MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PORT_MODEL_NAMES)}.")
+    if dissipation not in DISSIPATION_NAMES:
+        raise ValueError(
+            f"unknown dissipation {dissipation!r}; choose one of {', '.join(DISSIPATION_NAMES)}."
+        )
+    if input_matrix not in INPUT_MATRIX_NAMES:
+        raise ValueError(
+            f"unknown input matrix {input_matrix!r}; choose one of {', '.join(INPUT_MATRIX_NAMES)}."
+        )
+    if name == "baseline":
+        return InputMLPField(dim, inputs, tuple(hidden), generator=generator)
+    energy = EnergyMLP(dim, tuple(hidden), generator=generator)
+    if name == "hnn":
+        g = FixedInputMatrix(torch.zeros(dim, inputs)) if inputs else None
+        return PortHamiltonianNN(energy, None, g, inputs)
+    r = _dissipation(dissipation, dim, dissipation_hidden, generator)
+    if not inputs:
+        return PortHamiltonianNN(energy, r)
+    if input_matrix == "momentum":
+        g = MomentumInput(dim // 2, inputs)
+    else:
+        g = NetworkInputMatrix(dim, inputs, dissipation_hidden, generator=generator)
+    return PortHamiltonianNN(energy, r, g, inputs)
