@@ -315,3 +315,34 @@ def test_time_dependent_splitting_step_is_symplectic(cls):
         )
         j = canonical_j(2, dtype=F64)
         torch.testing.assert_close(m.T @ j @ m, j, rtol=0, atol=1e-13)
+
+
+def test_a_tolerance_finer_than_the_dtype_is_refused_as_such():
+    from hamnets.integrate import Tsit5, odeint
+
+    x0 = torch.ones(1, 2)
+    with pytest.raises(ValueError, match=r"rtol=1e-300 is below what torch.float32 can resolve"):
+        odeint(lambda x: -x, x0, torch.tensor([0.0, 1.0]), Tsit5(rtol=1e-300, atol=1e-300))
+    ys = odeint(lambda x: -x, x0.double(), torch.tensor([0.0, 1.0]), Tsit5(rtol=1e-12))
+    assert torch.allclose(ys[-1], torch.exp(torch.tensor(-1.0, dtype=torch.float64)), atol=1e-9)
+
+
+def test_an_energy_that_does_not_depend_on_the_state_is_refused_in_one_line():
+    from torch import nn
+
+    from hamnets.hnn import HamiltonianNN
+
+    class Constant(nn.Module):
+        in_features = 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.w.expand(x.shape[0])  # (batch,), not a function of x
+
+    for grad_mode in (True, False):
+        with torch.set_grad_enabled(grad_mode):
+            with pytest.raises(ValueError, match="does not depend on the state"):
+                HamiltonianNN(Constant())(torch.ones(3, 2))

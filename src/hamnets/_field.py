@@ -138,7 +138,14 @@ def _vjp_grad(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, who: 
                 f"{who} must return one scalar per sample, shape ({z.shape[0]},), "
                 f"got {tuple(h.shape)}."
             )
-        (grad,) = torch.autograd.grad(h.sum(), zg, create_graph=create_graph)
+        if not h.requires_grad:
+            raise ValueError(f"{who} does not depend on the state: its gradient is undefined.")
+        (grad,) = torch.autograd.grad(h.sum(), zg, create_graph=create_graph, allow_unused=True)
+    if grad is None:
+        raise ValueError(
+            f"{who} does not depend on the state (its output is not a function of x), so it "
+            "has no gradient and defines no dynamics; check the network."
+        )
     return grad
 
 

@@ -135,6 +135,14 @@ def odeint(
     if solver.needs_separable and x.shape[1] % 2:
         raise ValueError(f"a separable solver needs an even state dimension, got {x.shape[1]}.")
     times = _as_times(t)
+    if isinstance(solver, EmbeddedRK):
+        floor = 4 * torch.finfo(x.dtype).eps  # a relative error no finer than the dtype holds
+        if solver.rtol < floor:
+            raise ValueError(
+                f"{type(solver).__name__}: rtol={solver.rtol:g} is below what {x.dtype} can "
+                f"resolve (4 eps = {floor:.2g}); pass rtol >= {floor:.2g}, or integrate in "
+                "float64."
+            )
     f = _CheckedField(field)
     if not isinstance(solver, (EmbeddedRK, FixedStepSolver)):
         raise ValueError(f"odeint does not know how to drive {type(solver).__name__}.")
