@@ -342,7 +342,8 @@ def test_a_memory_limit_beyond_any_machine_means_no_limit(tmp_path, capsys):
 
 
 def test_file_sizes_are_read_before_the_data(tmp_path, monkeypatch):
-    from hamnets.datasets import _toy2d, file_samples
+    from hamnets.datasets import _toy2d_files as _toy2d
+    from hamnets.datasets import file_samples
 
     npz = tmp_path / "s.npz"
     np.savez_compressed(npz, x=np.zeros((50, 2)), y=np.arange(50) % 2)

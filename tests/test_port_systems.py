@@ -6,7 +6,7 @@ import pytest
 import torch
 from port_helpers import energy_balance_residual
 
-from hamnets._field import PortHamiltonianField
+from hamnets._port_field import PortHamiltonianField
 from hamnets.controls import random_sinusoids
 from hamnets.datasets import (
     PORT_PROTOCOLS,

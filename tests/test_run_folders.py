@@ -71,7 +71,9 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", os.urandom(300)])
+@pytest.mark.parametrize(
+    "content", [b"", b"PK\x03\x04 truncated", bytes(range(256)) * 2, b"\x80\x02}q\x00(X"]
+)
 def test_a_broken_checkpoint_is_one_error_naming_the_file(tmp_path, content):
     folder = tmp_path / "run"
     cfg = ClassifyConfig(dataset="double_moons", layers=2, epochs=1, batch_size=200)
@@ -273,3 +275,16 @@ def test_every_torch_load_in_the_package_is_weights_only():
         if re.search(r"torch\.load\(", line) and "weights_only=True" not in line
     ]
     assert not unsafe, unsafe
+
+
+def test_random_bytes_as_a_checkpoint_are_always_one_error(tmp_path):
+    """Whatever the bytes, loading them is a RunFolderError naming the file (the unpickler
+    raises EOFError, IndexError, KeyError, UnicodeDecodeError, ... on damaged input)."""
+    import random
+
+    rng = random.Random(0)
+    run = RunDir(tmp_path)
+    for _ in range(300):
+        (tmp_path / "checkpoint.pt").write_bytes(rng.randbytes(rng.randrange(1, 400)))
+        with pytest.raises(RunFolderError, match=r"checkpoint\.pt"):
+            run.load_checkpoint()

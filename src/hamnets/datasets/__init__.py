@@ -25,14 +25,12 @@ from ._toy2d import (
     check_classification_data,
     double_circles,
     double_moons,
-    file_samples,
-    load_toy2d_file,
-    make_toy2d,
     pad_features,
     points_outside,
     robust_domain,
     swiss_roll,
 )
+from ._toy2d_files import file_samples, load_toy2d_file, make_toy2d
 from ._trajectories import (
     PROTOCOLS,
     SYSTEMS,

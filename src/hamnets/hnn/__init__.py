@@ -3,13 +3,11 @@ networks add a learned dissipation R = L L^T and input ports G u."""
 
 from .._field import (
     HamiltonianField,
-    PortFieldWithInput,
-    PortHamiltonianField,
-    PortParts,
     SeparableField,
     TimeDependentHamiltonianField,
     TimeDependentSeparableField,
 )
+from .._port_field import PortFieldWithInput, PortHamiltonianField, PortParts
 from ._baseline import MLPField
 from ._dissipation import (
     ConstantDissipation,

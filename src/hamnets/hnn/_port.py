@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .._field import PortHamiltonianField
+from .._port_field import PortHamiltonianField
 from ._hamiltonian import HamiltonianNN
 from ._input_map import ConstantInputMatrix
 
@@ -26,7 +26,7 @@ class PortHamiltonianNN(PortHamiltonianField):
 
     States ``x = [q, p]`` ``(batch, 2n)``; the field is called ``f(t, x)`` (``t`` a scalar
     tensor) and returns ``(batch, 2n)``; :meth:`parts` gives ``grad H``, ``R grad H``, ``u``
-    and ``y`` (:class:`hamnets._field.PortParts`).
+    and ``y`` (:class:`hamnets._port_field.PortParts`).
 
     Args:
         energy: ``H_theta``, called ``energy(x)`` or ``energy(t, x)`` (the calling rule of

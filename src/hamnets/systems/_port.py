@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .._field import PortHamiltonianField
+from .._port_field import PortHamiltonianField
 
 
 class PortHamiltonianSystem(PortHamiltonianField):

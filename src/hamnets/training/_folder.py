@@ -117,35 +117,47 @@ def claim_run_folder(
             lock.release()
         raise RunFolderError(f"could not find a free folder runs/{default_name}_N.")
     path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"--out {path} exists and is not a folder; pick another path.")
-    _creatable(path)
-    run = RunDir(path)
+    run = _usable(path)
     if run.holds_run() and not overwrite:  # refused before anything is written into it
         raise RunFolderError(_holds_run(path))
     lock = RunLock(path)
     try:
-        entries = _entries(path)
-        if entries:
-            if not run.holds_run():
-                raise RunFolderError(
-                    f"--out {path} is a non-empty folder that is not a hamnets run; choose an "
-                    f"empty or new folder (--overwrite replaces hamnets runs only)."
-                )
-            if not overwrite:
-                raise RunFolderError(_holds_run(path))
-            for entry in entries:
-                if entry.is_dir() and not entry.is_symlink():
-                    raise RunFolderError(
-                        f"--overwrite: {path} holds a folder ({entry.name}) that no hamnets run "
-                        f"writes; remove it yourself or choose another folder."
-                    )
-            for entry in entries:
-                entry.unlink()
+        for entry in _replaceable(path, run, overwrite):  # checked again under the lock
+            entry.unlink()
     except BaseException:
         lock.release()
         raise
     return run, lock
+
+
+def _usable(path: Path) -> RunDir:
+    """``path`` as a run folder, if it is (or could be created as) a writable folder."""
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"--out {path} exists and is not a folder; pick another path.")
+    _creatable(path)
+    return RunDir(path)
+
+
+def _replaceable(path: Path, run: RunDir, overwrite: bool) -> list[Path]:
+    """The files of ``path`` that ``--overwrite`` removes; refuses a folder that holds a run
+    (without ``overwrite``), or anything no hamnets run writes."""
+    entries = _entries(path)
+    if not entries:
+        return []
+    if not run.holds_run():
+        raise RunFolderError(
+            f"--out {path} is a non-empty folder that is not a hamnets run; choose an "
+            f"empty or new folder (--overwrite replaces hamnets runs only)."
+        )
+    if not overwrite:
+        raise RunFolderError(_holds_run(path))
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            raise RunFolderError(
+                f"--overwrite: {path} holds a folder ({entry.name}) that no hamnets run "
+                f"writes; remove it yourself or choose another folder."
+            )
+    return entries
 
 
 def _holds_run(path: Path) -> str:
@@ -187,23 +199,5 @@ def plan_run_folder(
         _creatable(path)
         return path
     path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"--out {path} exists and is not a folder; pick another path.")
-    _creatable(path)
-    run = RunDir(path)
-    entries = _entries(path)
-    if entries:
-        if not run.holds_run():
-            raise RunFolderError(
-                f"--out {path} is a non-empty folder that is not a hamnets run; choose an "
-                f"empty or new folder (--overwrite replaces hamnets runs only)."
-            )
-        if not overwrite:
-            raise RunFolderError(_holds_run(path))
-        for entry in entries:
-            if entry.is_dir() and not entry.is_symlink():
-                raise RunFolderError(
-                    f"--overwrite: {path} holds a folder ({entry.name}) that no hamnets run "
-                    f"writes; remove it yourself or choose another folder."
-                )
+    _replaceable(path, _usable(path), overwrite)
     return path
