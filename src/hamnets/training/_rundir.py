@@ -152,7 +152,7 @@ class RunDir:
                 f"{target} is not a hamnets checkpoint: it is not made of tensors and plain "
                 f"containers only (refused without running anything in it)."
             ) from None
-        except Exception as exc:  # noqa: BLE001 - any bytes: the unpickler raises anything
+        except Exception as exc:  # any bytes: the unpickler raises anything
             # (EOFError, IndexError, KeyError, ...) on a damaged file; weights_only ran nothing
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunFolderError(
