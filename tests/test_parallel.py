@@ -323,7 +323,7 @@ def test_hnn_cli_under_torchrun_matches_one_process(tmp_path: Path, one_thread) 
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("hamnets hnn:") == 1  # rank 0 alone reports
     assert main([*HNN_ARGV, "--out", str(tmp_path / "one")]) == 0
-    two, one = (RunDir(tmp_path / d).load_checkpoint() for d in ("two", "one"))
+    two, one = (RunDir(tmp_path / d).load_checkpoint()["task"] for d in ("two", "one"))
     _close(two, {name: one[name] for name in ("model", "baseline")})
     metrics = [_floats(RunDir(tmp_path / d).read_json("metrics.json")) for d in ("two", "one")]
     assert metrics[0] == pytest.approx(metrics[1], rel=1e-4, abs=1e-9)
@@ -335,13 +335,13 @@ def test_hnn_failing_rank_under_torchrun_ends_the_job_with_its_message(tmp_path:
     script.write_text(
         "import os, sys\n"
         "from hamnets import cli\n"
-        "from hamnets.training import _hnn\n"
-        "step = _hnn._DerivativeFit.step\n"
-        "def failing(self):\n"
-        "    if os.environ['RANK'] == '1' and self.done == 2:\n"
+        "from hamnets.training.hnn import _stages\n"
+        "step = _stages.DerivativeRegression.step\n"
+        "def failing(self, index):\n"
+        "    if os.environ['RANK'] == '1' and index == 2:\n"
         "        raise RuntimeError('rank 1 failed on purpose')\n"
-        "    return step(self)\n"
-        "_hnn._DerivativeFit.step = failing\n"
+        "    return step(self, index)\n"
+        "_stages.DerivativeRegression.step = failing\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
     done = _torchrun(tmp_path, str(script), *HNN_ARGV, "--out", "run")
