@@ -12,7 +12,8 @@ one hidden layer of 64 units is fitted with Adam (lr 0.01) on mini-batches of 25
 J grad H matches the derivatives, and the learned field is integrated with Tsit5 from the first
 state over the saved times. One change: the tutorial's ReLU becomes tanh, since the field is
 the gradient of H and a ReLU network's gradient is piecewise constant.
-`hamnets hnn --system tutorial` runs the same task with checkpoints and plots.
+`hamnets hnn --system tutorial` runs the same task with checkpoints and plots, and
+`hamnets hnn --preset diffeqflux` the tutorial's own network and schedule (docs/tutorial.md).
 """
 
 import argparse

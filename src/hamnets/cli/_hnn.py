@@ -8,6 +8,7 @@ from typing import Any
 
 from ._common import (
     RUN_FLAGS,
+    UsageError,
     add_run_flags,
     check_caps,
     config_for,
@@ -64,6 +65,24 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="pairs per step, 0 = all (default 0; tutorial 256)",
     )
     p.add_argument("--hidden", type=_widths, help="hidden widths (default 200,200)")
+    p.add_argument(
+        "--activation",
+        help="tanh (default), relu, gelu or softplus: the hidden layers' activation (the "
+        "field is the energy's gradient: relu makes it piecewise constant)",
+    )
+    p.add_argument(
+        "--shuffle",
+        action=argparse.BooleanOptionalAction,
+        help="a fresh random batch order every pass (default: yes; --no-shuffle: in the "
+        "data's order, as Julia's DataLoader)",
+    )
+    p.add_argument(
+        "--preset",
+        help="none (default) or diffeqflux: the DiffEqFlux tutorial exactly as written "
+        "(--system tutorial --hidden 1028 --activation relu --lr 0.01 --weight-decay 0 "
+        "--steps 2000 --batch-size 256 --no-shuffle --rtol 1e-3 --atol 1e-6); flags given "
+        "override it",
+    )
     p.add_argument(
         "--symmetry",
         help="none (default), even or time_reversal: make the learned H exactly invariant "
@@ -129,7 +148,15 @@ def _flag(name: str) -> str:
 
 
 def _fill(settings: dict[str, Any]) -> dict[str, Any]:
-    """The defaults that depend on the system and model (the tutorial's are its own)."""
+    """The defaults of a new run: the preset's values first (a flag given wins), then the
+    defaults that depend on the system and model (the tutorial's are its own)."""
+    from ..training.hnn import PRESETS
+
+    preset = settings.get("preset", "none")
+    if preset not in PRESETS:
+        raise UsageError(f"--preset {preset!r} is not known; choose one of {', '.join(PRESETS)}.")
+    for name, value in PRESETS[preset].items():
+        settings.setdefault(name, value)
     if settings.get("system") == "tutorial":
         settings.setdefault("steps", 1000)
         settings.setdefault("batch_size", 256)

@@ -31,7 +31,7 @@ from ._port_registry import (
     PORT_MODEL_NAMES,
     build_port_model,
 )
-from ._registry import HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
+from ._registry import ACTIVATION_NAMES, ACTIVATIONS, HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN, TimeDependentSeparableHamiltonianNN
 from ._symmetric import SymmetricEnergy
 
@@ -52,6 +52,8 @@ __all__ = [
     "xavier_init",
     "HNN_MODEL_NAMES",
     "SYMMETRY_NAMES",
+    "ACTIVATIONS",
+    "ACTIVATION_NAMES",
     "build_hnn",
     "PortHamiltonianField",
     "PortFieldWithInput",

@@ -3,7 +3,7 @@ them: the only place where a model's name becomes a network."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -14,18 +14,35 @@ from ._mlp import EnergyMLP
 from ._separable import SeparableHamiltonianNN
 from ._symmetric import SymmetricEnergy
 
-__all__ = ["HNN_MODEL_NAMES", "SYMMETRY_NAMES", "build_hnn"]
+__all__ = ["ACTIVATIONS", "ACTIVATION_NAMES", "HNN_MODEL_NAMES", "SYMMETRY_NAMES", "build_hnn"]
 
 #: ``hnn``: a learned H; ``separable``: a learned T(p) + V(q); ``baseline``: an MLP for dx/dt.
 HNN_MODEL_NAMES = ("hnn", "separable", "baseline")
 #: reflections a learned energy can be made exactly invariant under.
 SYMMETRY_NAMES = ("none", "even", "time_reversal")
+#: activation name -> its module's constructor. The field ``J grad H`` is as smooth as the
+#: activation's derivative: tanh, gelu and softplus give a smooth field, relu a piecewise
+#: constant one (its derivative is a step). Only tanh has the closed-form gradient
+#: (:meth:`EnergyMLP.input_gradient`); the others go through autograd.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+}
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
 
 def _energy(
-    width: int, dim: int, hidden: Sequence[int], symmetry: str, reflect: bool, g
+    width: int,
+    dim: int,
+    hidden: Sequence[int],
+    symmetry: str,
+    reflect: bool,
+    g,
+    activation: Callable[[], nn.Module],
 ) -> nn.Module:
-    net = EnergyMLP(width, tuple(hidden), generator=g)
+    net = EnergyMLP(width, tuple(hidden), activation=activation, generator=g)
     if not reflect:
         return net
     if symmetry == "time_reversal" and width == dim:
@@ -39,6 +56,7 @@ def build_hnn(
     hidden: Sequence[int],
     *,
     symmetry: str = "none",
+    activation: str = "tanh",
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """The field network ``name`` (one of :data:`HNN_MODEL_NAMES`) on states ``(batch, dim)``.
@@ -51,10 +69,12 @@ def build_hnn(
         symmetry: ``none``, ``even`` (``H(-x) = H(x)``; for ``separable`` ``T`` and ``V``
             even) or ``time_reversal`` (``H(q, -p) = H(q, p)``; for ``separable`` ``T``
             even); the ``baseline`` has no energy to constrain and takes ``none`` only.
+        activation: the hidden layers' activation of every network, one of
+            :data:`ACTIVATION_NAMES` (``tanh``: the closed-form gradient; others: autograd).
         generator: the initialisation's only source of randomness (drawn in the order above).
 
     Raises:
-        ValueError: an unknown name or symmetry, or a symmetry for the baseline.
+        ValueError: an unknown name, symmetry or activation, or a symmetry for the baseline.
     """
     if name not in HNN_MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(HNN_MODEL_NAMES)}.")
@@ -62,15 +82,20 @@ def build_hnn(
         raise ValueError(
             f"unknown symmetry {symmetry!r}; choose one of {', '.join(SYMMETRY_NAMES)}."
         )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATION_NAMES)}."
+        )
+    act = ACTIVATIONS[activation]
     reflect = symmetry != "none"
     if name == "hnn":
-        return HamiltonianNN(_energy(dim, dim, hidden, symmetry, reflect, generator))
+        return HamiltonianNN(_energy(dim, dim, hidden, symmetry, reflect, generator, act))
     if name == "separable":  # time reversal: T(-p) = T(p); even: V(-q) = V(q) too
-        kinetic = _energy(dim // 2, dim, hidden, symmetry, reflect, generator)
-        potential = _energy(dim // 2, dim, hidden, symmetry, symmetry == "even", generator)
+        kinetic = _energy(dim // 2, dim, hidden, symmetry, reflect, generator, act)
+        potential = _energy(dim // 2, dim, hidden, symmetry, symmetry == "even", generator, act)
         return SeparableHamiltonianNN(kinetic, potential)
     if reflect:
         raise ValueError(
             f"symmetry {symmetry!r} constrains a learned energy; the baseline has none."
         )
-    return MLPField(dim, tuple(hidden), generator=generator)
+    return MLPField(dim, tuple(hidden), activation=act, generator=generator)

@@ -8,7 +8,10 @@ with its data and evaluation, :func:`hamnets.hnn.build_hnn` the networks and
 from ..._lazy import lazy_exports
 
 _EXPORTS = {
+    "ACTIVATION_NAMES": "._config",
     "MODEL_NAMES": "._config",
+    "PRESETS": "._config",
+    "PRESET_NAMES": "._config",
     "SOLVER_NAMES": "._config",
     "SYMMETRY_NAMES": "._config",
     "SYSTEM_NAMES": "._config",

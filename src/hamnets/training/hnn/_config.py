@@ -6,12 +6,21 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...hnn import HNN_MODEL_NAMES, SYMMETRY_NAMES
+from ...hnn import ACTIVATION_NAMES, HNN_MODEL_NAMES, SYMMETRY_NAMES
 from ...integrate import SOLVER_NAMES, SOLVERS
 from .._configs import RunConfig, check_seed, free
 from ._systems import SYSTEM_NAMES, SYSTEMS
 
-__all__ = ["HNNConfig", "MODEL_NAMES", "SOLVER_NAMES", "SYMMETRY_NAMES", "SYSTEM_NAMES"]
+__all__ = [
+    "ACTIVATION_NAMES",
+    "HNNConfig",
+    "MODEL_NAMES",
+    "PRESETS",
+    "PRESET_NAMES",
+    "SOLVER_NAMES",
+    "SYMMETRY_NAMES",
+    "SYSTEM_NAMES",
+]
 
 MODEL_NAMES = HNN_MODEL_NAMES
 AUTO = "auto"
@@ -20,6 +29,31 @@ AUTO = "auto"
 RTOL_FLOOR = 4 * 2.0**-23
 #: the most steps one fixed-step rollout may take (the adaptive solvers' default cap).
 MAX_STEPS = 100_000
+
+#: ``--preset`` name -> the field values it sets (defaults that explicit flags override).
+#: ``diffeqflux``: the DiffEqFlux ``HamiltonianNN`` tutorial as written: ``Dense(2 -> 1028,
+#: relu) -> Dense(1028 -> 1)``, ``Adam(0.01)`` (no weight decay, constant rate), 500 epochs
+#: of the ``DataLoader``'s 4 in-order batches of 256 (2000 steps), and the tolerances of
+#: ``solve``'s defaults (``reltol = 1e-3``, ``abstol = 1e-6``) for the Tsit5 rollout.
+PRESETS: dict[str, dict[str, object]] = {
+    "none": {},
+    "diffeqflux": {
+        "system": "tutorial",
+        "model": "hnn",
+        "hidden": (1028,),
+        "activation": "relu",
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "final_lr_fraction": 1.0,
+        "steps": 2000,
+        "batch_size": 256,
+        "shuffle": False,
+        "solver": "tsit5",
+        "rtol": 1e-3,
+        "atol": 1e-6,
+    },
+}
+PRESET_NAMES = tuple(PRESETS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +72,12 @@ class HNNConfig(RunConfig):
         weight_decay: Adam weight decay (1e-4 in the reference code).
         batch_size: pairs per step; 0 uses the whole training set every step.
         hidden: hidden widths of the networks.
+        activation: the hidden layers' activation of every network (``tanh``, ``relu``,
+            ``gelu`` or ``softplus``, :data:`hamnets.hnn.ACTIVATIONS`). The learned field is
+            the energy's gradient, so its smoothness is the activation's derivative's: relu
+            gives a piecewise-constant field (see ``docs/tutorial.md``).
+        shuffle: draw each pass's mini-batches in a fresh random order (the default); False
+            takes them in the data's order, as Julia's ``DataLoader`` does by default.
         symmetry: a reflection the learned energy is made exactly invariant under
             (:class:`hamnets.hnn.SymmetricEnergy`): ``none``, ``even`` (``H(-x) = H(x)``) or
             ``time_reversal`` (``H(q, -p) = H(q, p)``). A prior about the true system, for
@@ -69,6 +109,9 @@ class HNNConfig(RunConfig):
         max_steps: the most steps one fixed-step evaluation rollout may take
             (``ceil(horizon / dt)``); a configuration that needs more is refused before it
             starts (a resumed run may change it: it changes no number).
+        preset: the :data:`PRESETS` entry whose values the command line filled in before
+            the flags (``none``: no preset). A record of where the values came from: the
+            fields hold the values that ran, and a resumed run keeps its preset.
     """
 
     KIND: ClassVar[str] = "hnn"
@@ -81,6 +124,8 @@ class HNNConfig(RunConfig):
     weight_decay: float = 1e-4
     batch_size: int = 0
     hidden: tuple[int, ...] = (200, 200)
+    activation: str = "tanh"
+    shuffle: bool = True
     symmetry: str = "none"
     solver: str = "tsit5"
     dt: float = 0.01
@@ -100,11 +145,14 @@ class HNNConfig(RunConfig):
     device: str = free("cpu")
     log_every: int = 50
     max_steps: int = free(MAX_STEPS)
+    preset: str = "none"
 
     def __post_init__(self) -> None:
         for name, allowed in (
             ("system", SYSTEM_NAMES),
             ("model", MODEL_NAMES),
+            ("activation", ACTIVATION_NAMES),
+            ("preset", PRESET_NAMES),
             ("symmetry", SYMMETRY_NAMES),
             ("solver", SOLVER_NAMES),
             ("trajectory_solver", (AUTO, *SOLVER_NAMES)),

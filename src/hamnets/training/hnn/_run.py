@@ -48,11 +48,11 @@ DEFAULT_CHECKPOINT_EVERY = 500
 def build_networks(config: HNNConfig, generator: torch.Generator) -> dict[str, nn.Module]:
     """The run's networks, drawn from ``generator`` in this order: ``model``, then the
     ``baseline`` when ``config.compare_baseline``."""
-    dim, hidden = SYSTEMS[config.system].truth().dim, config.hidden
+    dim, hidden, act = SYSTEMS[config.system].truth().dim, config.hidden, config.activation
     nets = {"model": build_hnn(config.model, dim, hidden, symmetry=config.symmetry,
-                               generator=generator)}  # fmt: skip
+                               activation=act, generator=generator)}  # fmt: skip
     if config.compare_baseline:
-        nets["baseline"] = build_hnn("baseline", dim, hidden, generator=generator)
+        nets["baseline"] = build_hnn("baseline", dim, hidden, activation=act, generator=generator)
     return nets
 
 

@@ -48,9 +48,14 @@ class DerivativeRegression(_Steps):
     """Derivative regression ``mean |f_theta(x) - dxdt|^2`` as checkpointable Adam steps.
 
     Mini-batches (``config.batch_size > 0``) are drawn without replacement with ``generator``
-    (one permutation per pass, the first drawn at construction); ``0`` uses all pairs each
-    step. The learning rate follows the cosine schedule of ``config``, a function of the step
-    number alone. The state holds the optimiser, the batch order and the generator.
+    (one permutation per pass, the first drawn at construction); with ``config.shuffle``
+    False they are taken in the data's order instead (pairs ``0 .. B-1``, then ``B .. 2B-1``,
+    ...; Julia's ``DataLoader(...; batchsize = B)``) and ``generator`` draws nothing. Either
+    way a pass ends where a whole batch no longer fits: its last ``N mod B`` pairs are
+    skipped (in order, the same ones every pass; the ``DataLoader`` would take them as a
+    smaller last batch; the tutorial's 1024 pairs are 4 whole batches of 256). ``0`` uses all
+    pairs each step. The learning rate follows the cosine schedule of ``config``, a function
+    of the step number alone. The state holds the optimiser, the batch order and the generator.
 
     In a data-parallel job every rank draws the same global batch of ``B`` pairs and trains
     on its share ``batch[rank::world]`` of ``b_r`` pairs through DistributedDataParallel, with
@@ -91,7 +96,7 @@ class DerivativeRegression(_Steps):
         )
         n = x.shape[0]
         self.batch = n if config.batch_size == 0 or config.batch_size >= n else config.batch_size
-        self.perm, self.pos = torch.randperm(n, generator=generator), 0
+        self.perm, self.pos = self._order(), 0
         self.parallel = Parallel() if parallel is None else parallel
         if self.batch < self.parallel.world_size:
             raise ValueError(
@@ -100,6 +105,13 @@ class DerivativeRegression(_Steps):
             )
         self.net = self.parallel.wrap(model)  # the module whose forward computes the field
         self.last = float("nan")
+
+    def _order(self) -> torch.Tensor:
+        """The order of one pass over the pairs ``(N,)``: random, or in order."""
+        n = self.x.shape[0]
+        if self.config.shuffle:
+            return torch.randperm(n, generator=self.generator)
+        return torch.arange(n)
 
     def step(self, index: int) -> dict[str, float]:
         """Adam step ``index + 1``; ``loss``: this rank's scaled share of the batch's loss
@@ -110,7 +122,7 @@ class DerivativeRegression(_Steps):
             xb, yb = parallel.shard(x), parallel.shard(dxdt)  # (b_r, dim): this rank's rows
         else:
             if self.pos + bs > n:
-                self.perm, self.pos = torch.randperm(n, generator=self.generator), 0
+                self.perm, self.pos = self._order(), 0
             idx = parallel.shard(self.perm[self.pos : self.pos + bs]).to(x.device)  # (b_r,)
             self.pos += bs
             xb, yb = x[idx], dxdt[idx]
