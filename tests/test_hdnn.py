@@ -8,7 +8,7 @@ import torch
 from helpers import ALL_HDNN, make_model
 
 from hamnets import canonical_j, j1, j2
-from hamnets.hdnn import H1, H2, MS1, MS2, MS3, Readout, build_hdnn
+from hamnets.hdnn import H1, H2, MS1, MS2, MS3, DissipativeH1, Readout, build_hdnn
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -19,6 +19,9 @@ def numpy_step(model, y: np.ndarray, j: int) -> np.ndarray:
     """One layer of each model, written out in column-vector notation (states as columns)."""
     h, n = model.h, model.nf // 2
     y = y.T.copy()  # (nf, batch)
+    if isinstance(model, DissipativeH1):  # (before H1: it is one)
+        K, b, J, L = _np(model.K[j]), _np(model.b[j])[:, None], _np(model.J), _np(model.L[j])
+        return (y + h * (J - L @ L.T) @ K @ np.tanh(K.T @ y + b)).T
     if isinstance(model, H1):
         K, b, J = _np(model.K[j]), _np(model.b[j])[:, None], _np(model.J)
         return (y + h * J @ K @ np.tanh(K.T @ y + b)).T
@@ -111,7 +114,7 @@ def test_symplectic_step_preserves_J(cls):
         assert torch.linalg.matrix_norm(Mj, ord=2) >= 1 - 1e-12
 
 
-@pytest.mark.parametrize("name", ["H1_J1", "H1_J2", "MS1", "MS2"])
+@pytest.mark.parametrize("name", ["H1_J1", "H1_J2", "MS1", "MS2", "pH1_J1", "pH1_J2"])
 def test_non_symplectic_models_say_so(name):
     model = make_model(name)
     assert not type(model).symplectic
@@ -140,9 +143,13 @@ def test_regularizer_matches_hand_computation(name):
     K, b = model.structured()
     assert K.shape == (4, 4, 4) and b.shape == (4, 4)
     Kn, bn = _np(K), _np(b)
+    # the dissipative H1's L is smoothed as K is; other models have no such term
+    Ln = _np(model.L) if isinstance(model, DissipativeH1) else np.zeros((4, 1))
     expected = (
         sum(
-            0.5 * np.sum((Kn[j + 1] - Kn[j]) ** 2) + 0.5 * np.sum((bn[j + 1] - bn[j]) ** 2)
+            0.5 * np.sum((Kn[j + 1] - Kn[j]) ** 2)
+            + 0.5 * np.sum((bn[j + 1] - bn[j]) ** 2)
+            + 0.5 * np.sum((Ln[j + 1] - Ln[j]) ** 2)
             for j in range(3)
         )
         * 0.01

@@ -230,14 +230,20 @@ def _classifier_outputs_and_grads(name, stages, channels, fused, dtype, state=No
     return [out.detach(), *(p.grad for p in model.parameters())], model.state_dict()
 
 
+#: pH1_J2, measured: its fused float32 gradients (conv.weight the worst) are
+#: 1.7e-5 from float64 (the plain path's 8e-6; H1_J2: 1.0e-5 and 9.5e-6), so the two paths
+#: differ by 1.1e-5 (the node itself: gradcheck above, float64; the loop: the tests above).
+PAPER_CLASSIFIER_TOL = {"pH1_J2": 2e-5}
+
+
 @pytest.mark.parametrize("name", ALL_HDNN)
 def test_paper_classifier_fused_equals_plain_to_float32_rounding(name):
     """The papers' MNIST model (conv 1 -> 8, per-pixel H-DNN, linear): logits and every
-    parameter's gradient within 1e-5 of the plain modules in relative norm."""
+    parameter's gradient within 1e-5 of the plain modules in relative norm (pH1_J2: 2e-5)."""
     old, state = _classifier_outputs_and_grads(name, 1, 8, False, torch.float32)
     new, _ = _classifier_outputs_and_grads(name, 1, 8, True, torch.float32, state)
     for a, b in zip(new, old, strict=True):
-        assert _rel(a, b) < 1e-5
+        assert _rel(a, b) < PAPER_CLASSIFIER_TOL.get(name, 1e-5)
 
 
 @pytest.mark.parametrize("name", ["H1_J2", "MS1", "H2"])

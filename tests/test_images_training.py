@@ -14,7 +14,7 @@ import torch
 from helpers import blob_data, md5s, write_set
 
 from hamnets.datasets import _images as images_mod
-from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, build_hdnn
+from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, DissipativeH1, build_hdnn
 from hamnets.hdnn._pixelwise import PixelwiseHDNN
 from hamnets.training import (
     ConfigError,
@@ -50,6 +50,8 @@ EXPECTED = {
     "MS1": (MS1, None),
     "MS2": (MS2, None),
     "MS3": (MS3, None),
+    "pH1_J1": (DissipativeH1, "J1"),
+    "pH1_J2": (DissipativeH1, "J2"),
 }
 
 

@@ -53,7 +53,8 @@ def add_gradients(sub: argparse._SubParsersAction) -> None:
         "--models",
         nargs="+",
         metavar="NAME",
-        help="networks to compare (default: MLP H1_J1 H1_J2 H2 MS1 MS2 MS3)",
+        help="networks to compare (default: MLP H1_J1 H1_J2 H2 MS1 MS2 MS3; also the "
+        "dissipative pH1_J1 pH1_J2)",
     )
     p.add_argument("--dataset", help="--compare: toy set or file (default swiss_roll)")
     p.add_argument("--layers", type=positive_int, help="--compare: layers L (default 16)")
@@ -162,7 +163,9 @@ def _compare(flags: dict[str, Any]) -> int:
             },
         )
         fig, axes = new_figure(1, 2, size=(4.6, 3.8))
-        styles = {"MLP": {"color": "k", "lw": 2.2}}
+        from ..hdnn import DISSIPATIVE_NAMES
+
+        styles = {"MLP": {"color": "k", "lw": 2.2}, **{m: {"ls": "--"} for m in DISSIPATIVE_NAMES}}
         for ax, when in zip(axes[0], ("initial", "trained"), strict=True):
             plot_depth_profiles(ax, {p.model: getattr(p, when) for p in profiles}, styles=styles)
             ax.set_title("at initialisation" if when == "initial" else "after training")

@@ -48,8 +48,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        help="H1_J1 (default), H1_J2, H2, MS1, MS2, MS3; the baseline MLP (2D) or logistic "
-        "(images)",
+        help="H1_J1 (default), H1_J2, H2, MS1, MS2, MS3, the dissipative pH1_J1, pH1_J2; the "
+        "baseline MLP (2D) or logistic (images)",
     )
     p.add_argument(
         "--layers",

@@ -9,8 +9,9 @@ from ._mlp import MLP
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
+from ._ph1 import DissipativeH1
 from ._readout import Readout
-from ._registry import BASELINE_NAMES, MODEL_NAMES, build_hdnn
+from ._registry import BASELINE_NAMES, DISSIPATIVE_NAMES, MODEL_NAMES, build_hdnn
 
 __all__ = [
     "HamiltonianDNN",
@@ -19,10 +20,12 @@ __all__ = [
     "MS1",
     "MS2",
     "MS3",
+    "DissipativeH1",
     "MLP",
     "Readout",
     "MODEL_NAMES",
     "BASELINE_NAMES",
+    "DISSIPATIVE_NAMES",
     "build_hdnn",
     "Graph",
     "GRAPH_KINDS",

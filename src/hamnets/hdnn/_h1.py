@@ -29,11 +29,12 @@ class H1(HamiltonianDNN):
         j: str = "J1",
         generator: torch.Generator | None = None,
     ) -> None:
+        name = type(self).__name__
         if j not in J_NAMES:
-            raise ValueError(f"H1: unknown j={j!r}; pass j='J1' or j='J2'.")
+            raise ValueError(f"{name}: unknown j={j!r}; pass j='J1' or j='J2'.")
         if j == "J1" and isinstance(nf, int) and nf % 2:
             raise ValueError(
-                f"H1 with J1 = [[0, -I], [I, 0]] needs an even nf, got nf={nf}; "
+                f"{name} with J1 = [[0, -I], [I, 0]] needs an even nf, got nf={nf}; "
                 f"pass nf={nf + 1}, or use j='J2', which works for any nf."
             )
         super().__init__(nf, n_layers, t_end)

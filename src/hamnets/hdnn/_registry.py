@@ -13,8 +13,11 @@ from ._mlp import MLP
 from ._ms1 import MS1
 from ._ms2 import MS2
 from ._ms3 import MS3
+from ._ph1 import DissipativeH1
 
-MODEL_NAMES = ("H1_J1", "H1_J2", "H2", "MS1", "MS2", "MS3")
+#: The dissipative (port-Hamiltonian) H1 models, :class:`DissipativeH1` with J1 or J2.
+DISSIPATIVE_NAMES = ("pH1_J1", "pH1_J2")
+MODEL_NAMES = ("H1_J1", "H1_J2", "H2", "MS1", "MS2", "MS3", *DISSIPATIVE_NAMES)
 #: Non-Hamiltonian baselines that :func:`build_hdnn` also builds (for comparisons).
 BASELINE_NAMES = ("MLP",)
 
@@ -47,6 +50,8 @@ def build_hdnn(
         return H1(nf, n_layers, t_end, j="J1", generator=generator)
     if name == "H1_J2":
         return H1(nf, n_layers, t_end, j="J2", generator=generator)
+    if name in DISSIPATIVE_NAMES:  # dissipative H1: (J - R_j) in place of J
+        return DissipativeH1(nf, n_layers, t_end, j=name[-2:], generator=generator)
     classes = {"H2": H2, "MS1": MS1, "MS2": MS2, "MS3": MS3, "MLP": MLP}
     if name not in classes:
         names = ", ".join(MODEL_NAMES + BASELINE_NAMES)

@@ -8,6 +8,7 @@ _EXPORTS = {
     "DEFAULT_EPOCHS": "._config",
     "PROTOCOLS": "._config",
     "COMPARE_MODELS": "._depth",
+    "DEFAULT_COMPARE_MODELS": "._depth",
     "DepthProfile": "._depth",
     "compare_depth_profiles": "._depth",
     "depth_profile": "._depth",

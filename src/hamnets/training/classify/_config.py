@@ -28,7 +28,8 @@ class ClassifyConfig(RunConfig):
 
     Attributes:
         dataset: a toy set name or a path to a ``.csv`` / ``.npz`` file.
-        model: one of ``H1_J1, H1_J2, H2, MS1, MS2, MS3``, or the baseline ``MLP``.
+        model: one of ``H1_J1, H1_J2, H2, MS1, MS2, MS3, pH1_J1, pH1_J2``, or the baseline
+            ``MLP``.
         nf: number of features (the 2D inputs are zero-padded to it).
         layers: number of layers L.
         t_end: final time T; the step is h = T / L.

@@ -15,14 +15,18 @@ import numpy as np
 import torch
 
 from ...analysis import backward_sensitivity, spectral_norm
-from ...hdnn import BASELINE_NAMES, MODEL_NAMES, HamiltonianDNN, build_hdnn
+from ...hdnn import BASELINE_NAMES, DISSIPATIVE_NAMES, MODEL_NAMES, HamiltonianDNN, build_hdnn
 from .._session import RunOptions
 from ._config import ClassifyConfig
 from ._run import fit_classifier, load_data, seeded_generators
 
 __all__ = ["DepthProfile", "compare_depth_profiles", "depth_profile"]
 
+#: every name ``--models`` accepts.
 COMPARE_MODELS = BASELINE_NAMES + MODEL_NAMES
+#: the default comparison (the published figure): the MLP and the six Hamiltonian H-DNNs; the
+#: dissipative ones (whose gradients may vanish) are compared when named in ``--models``.
+DEFAULT_COMPARE_MODELS = tuple(m for m in COMPARE_MODELS if m not in DISSIPATIVE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def depth_profile(model: HamiltonianDNN, x: torch.Tensor) -> np.ndarray:
 
 def compare_depth_profiles(
     config: ClassifyConfig,
-    models: Sequence[str] = COMPARE_MODELS,
+    models: Sequence[str] = DEFAULT_COMPARE_MODELS,
     *,
     quiet: bool = True,
 ) -> list[DepthProfile]:
@@ -50,7 +54,8 @@ def compare_depth_profiles(
 
     Args:
         config: the run description shared by all models (data, layers, epochs, seed, ...).
-        models: names from ``MLP`` and :data:`hamnets.hdnn.MODEL_NAMES`.
+        models: names from ``MLP`` and :data:`hamnets.hdnn.MODEL_NAMES` (default
+            :data:`DEFAULT_COMPARE_MODELS`: all but the dissipative ``pH1_J1``, ``pH1_J2``).
         quiet: hide the progress bars.
 
     Returns:

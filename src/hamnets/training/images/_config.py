@@ -16,12 +16,15 @@ __all__ = ["IMAGE_MODELS", "LOGISTIC", "ImageConfig", "MnistConfig", "PAPER_HYPE
 LOGISTIC = "logistic"
 IMAGE_MODELS = (*MODEL_NAMES, LOGISTIC)
 
-#: ``model -> (h, weight_decay, alpha)`` of the reference MNIST experiments. The other H-DNNs
-#: get MS1's values (our choice, untuned); the baseline has no step and no regulariser.
+#: ``model -> (h, weight_decay, alpha)`` of the reference MNIST experiments. The dissipative
+#: ``pH1_J1``, ``pH1_J2`` get their H1's values, the other H-DNNs MS1's (our choices, untuned);
+#: the baseline has no step and no regulariser.
 PAPER_HYPERPARAMETERS: dict[str, tuple[float, float, float]] = {
     "MS1": (0.4, 1e-3, 1e-3),
     "H1_J1": (0.5, 4e-3, 8e-3),
     "H1_J2": (0.05, 2e-4, 1e-3),
+    "pH1_J1": (0.5, 4e-3, 8e-3),
+    "pH1_J2": (0.05, 2e-4, 1e-3),
 }
 _FALLBACK = (0.4, 1e-3, 1e-3)
 
