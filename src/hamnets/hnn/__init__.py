@@ -34,6 +34,7 @@ from ._port_registry import (
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS, HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN, TimeDependentSeparableHamiltonianNN
 from ._symmetric import SymmetricEnergy
+from ._time_energy import TimeEnergyMLP
 
 __all__ = [
     "HamiltonianField",
@@ -48,6 +49,7 @@ __all__ = [
     "MLP",
     "EnergyMLP",
     "SymmetricEnergy",
+    "TimeEnergyMLP",
     "orthogonal_init",
     "xavier_init",
     "HNN_MODEL_NAMES",

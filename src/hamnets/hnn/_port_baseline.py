@@ -50,8 +50,8 @@ class InputMLPField(nn.Module):
         self.net = MLP(width, hidden, dim, activation=activation, init=init, generator=generator)
 
     def field(self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
-        """``g_theta(x, u, t)``: states ``(batch, dim)``, inputs ``(batch, m)`` (or ``(1, m)``;
-        ``None`` when ``m = 0``) -> ``(batch, dim)``."""
+        """``g_theta(x, u, t)``: ``t`` a scalar or ``(batch,)``, states ``(batch, dim)``, inputs
+        ``(batch, m)`` (or ``(1, m)``; ``None`` when ``m = 0``) -> ``(batch, dim)``."""
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(
                 f"InputMLPField expects states of shape (batch, {self.dim}), got {tuple(x.shape)}."
@@ -66,7 +66,16 @@ class InputMLPField(nn.Module):
                 )
             cols.append(u.to(x.dtype).expand(b, -1))
         if self.time:
-            cols.append(torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b, 1))
+            t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+            if t.numel() == 1:
+                cols.append(t.reshape(1, 1).expand(b, 1))
+            elif t.shape == (b,):  # one time per sample (pairs saved at different times)
+                cols.append(t[:, None])
+            else:
+                raise ValueError(
+                    f"InputMLPField takes a scalar t or one per sample ({b},), got "
+                    f"{tuple(t.shape)}."
+                )
         return self.net(torch.cat(cols, dim=1))  # (batch, dim + m + 1) -> (batch, dim)
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

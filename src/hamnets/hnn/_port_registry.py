@@ -13,6 +13,8 @@ from ._input_map import FixedInputMatrix, MomentumInput, NetworkInputMatrix
 from ._mlp import EnergyMLP
 from ._port import PortHamiltonianNN
 from ._port_baseline import InputMLPField
+from ._registry import ACTIVATION_NAMES, ACTIVATIONS
+from ._time_energy import TimeEnergyMLP
 
 __all__ = ["PORT_MODEL_NAMES", "DISSIPATION_NAMES", "INPUT_MATRIX_NAMES", "build_port_model"]
 
@@ -45,6 +47,8 @@ def build_port_model(
     dissipation: str = "momentum",
     input_matrix: str = "momentum",
     dissipation_hidden: Sequence[int] = (32,),
+    time: bool = False,
+    activation: str = "tanh",
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """The model ``name`` (one of :data:`PORT_MODEL_NAMES`) on states ``(batch, dim)`` with
@@ -60,6 +64,10 @@ def build_port_model(
             the momenta, the structure of the systems in :mod:`hamnets.systems`.
         input_matrix: one of :data:`INPUT_MATRIX_NAMES` (``port`` with ``inputs > 0``).
         dissipation_hidden: hidden widths of a network dissipation or input matrix.
+        time: the energy takes time, ``H_theta(t, x)`` (:class:`TimeEnergyMLP`), for ``port``;
+            ``hnn`` stays an energy of ``x`` alone (the conservative model that ignores t).
+        activation: the hidden layers' activation of the energy and the baseline, one of
+            :data:`hamnets.hnn.ACTIVATION_NAMES`.
         generator: the initialisation's only source of randomness (energy first).
     """
     if name not in PORT_MODEL_NAMES:
@@ -72,9 +80,17 @@ def build_port_model(
         raise ValueError(
             f"unknown input matrix {input_matrix!r}; choose one of {', '.join(INPUT_MATRIX_NAMES)}."
         )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATION_NAMES)}."
+        )
+    act = ACTIVATIONS[activation]
     if name == "baseline":
-        return InputMLPField(dim, inputs, tuple(hidden), generator=generator)
-    energy = EnergyMLP(dim, tuple(hidden), generator=generator)
+        return InputMLPField(dim, inputs, tuple(hidden), activation=act, generator=generator)
+    if time and name == "port":
+        energy: nn.Module = TimeEnergyMLP(dim, tuple(hidden), activation=act, generator=generator)
+    else:
+        energy = EnergyMLP(dim, tuple(hidden), activation=act, generator=generator)
     if name == "hnn":
         g = FixedInputMatrix(torch.zeros(dim, inputs)) if inputs else None
         return PortHamiltonianNN(energy, None, g, inputs)

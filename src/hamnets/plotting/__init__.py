@@ -18,6 +18,7 @@ from ._gradients import (
 )
 from ._hnn import hnn_figure, plot_energy, plot_phase, save_figure
 from ._mnist import image_grid, plot_confusion, plot_misclassified
+from ._port import plot_energy_balance, plot_input, plot_port_phase
 
 __all__ = [
     "new_figure",
@@ -36,6 +37,9 @@ __all__ = [
     "plot_energy",
     "plot_phase",
     "save_figure",
+    "plot_energy_balance",
+    "plot_input",
+    "plot_port_phase",
     "image_grid",
     "plot_confusion",
     "plot_misclassified",

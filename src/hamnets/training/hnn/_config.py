@@ -22,7 +22,11 @@ __all__ = [
     "SYSTEM_NAMES",
 ]
 
-MODEL_NAMES = HNN_MODEL_NAMES
+#: ``port`` applies to the port systems only (``SYSTEMS[name].port``), ``separable`` to the
+#: others.
+MODEL_NAMES = (*HNN_MODEL_NAMES, "port")
+#: the models of a port system (:func:`hamnets.hnn.build_port_model`)
+PORT_MODELS = ("port", "hnn", "baseline")
 AUTO = "auto"
 #: the smallest relative tolerance float32 states can resolve: 4 machine epsilons (below it
 #: the error estimate is rounding noise and the step size collapses).
@@ -61,10 +65,15 @@ class HNNConfig(RunConfig):
     """Everything that defines an ``hamnets hnn`` run; the run is built from it alone.
 
     Attributes:
-        system: ``spring``, ``pendulum``, ``two_body`` or ``tutorial``: the true system, its
-            data and its evaluation (:data:`hamnets.training.hnn.SYSTEMS`).
+        system: ``spring``, ``pendulum``, ``two_body`` or ``tutorial``, or a port system
+            (``damped_spring``, ``forced_pendulum``, ``mass_spring_damper``,
+            ``parametric_spring``): the true system, its data and its evaluation
+            (:data:`hamnets.training.hnn.SYSTEMS`). A port system's defaults are its recipe
+            (:meth:`recipe`).
         model: ``hnn`` (learned H), ``separable`` (learned T(p) + V(q)) or ``baseline``
-            (an MLP that outputs dx/dt).
+            (an MLP that outputs dx/dt); for a port system ``port`` (learned H, damping on
+            the momenta and input ports, :class:`hamnets.hnn.PortHamiltonianNN`), ``hnn``
+            (conservative, ignores inputs and time) or ``baseline`` (an MLP of (x, u, t)).
         steps: Adam steps of derivative regression.
         lr: Adam learning rate.
         final_lr_fraction: cosine decay of the learning rate to ``lr * final_lr_fraction``
@@ -197,8 +206,40 @@ class HNNConfig(RunConfig):
         check_seed(self.seed)
         self._resolve()
 
+    @classmethod
+    def recipe(cls, **settings: object) -> HNNConfig:
+        """A configuration with the chosen system's recipe (``SYSTEMS[system].defaults``) in
+        place of the generic defaults; the values in ``settings`` win."""
+        system = settings.get("system", cls.system)
+        entry = SYSTEMS.get(system) if isinstance(system, str) else None
+        merged = {**(dict(entry.defaults) if entry is not None else {}), **settings}
+        return cls(**merged)  # type: ignore[arg-type]
+
+    def _check_port(self) -> None:
+        """Refuse what a port system (or a model of one) cannot take."""
+        port = SYSTEMS[self.system].port
+        if port and self.model not in PORT_MODELS:
+            raise ValueError(
+                f"--model {self.model} does not apply to the port system {self.system}; "
+                f"choose one of {', '.join(PORT_MODELS)}."
+            )
+        if not port and self.model == "port":
+            ports = ", ".join(n for n, s in SYSTEMS.items() if s.port)
+            raise ValueError(
+                f"--model port needs a port-Hamiltonian system ({ports}); {self.system} is "
+                "conservative (use --model hnn)."
+            )
+        if port and self.symmetry != "none":
+            raise ValueError(f"--symmetry does not apply to the port system {self.system}.")
+        if port and self.trajectory_steps:
+            raise ValueError(
+                f"--trajectory-steps is not available for the port system {self.system} "
+                "(drop it; --denoise is)."
+            )
+
     def _resolve(self) -> None:
         """Fill in the ``auto`` choices and refuse solvers the fields cannot take."""
+        self._check_port()
         separable = self.model == "separable"
         if SOLVERS[self.solver].needs_separable and not separable:
             raise ValueError(
@@ -212,7 +253,8 @@ class HNNConfig(RunConfig):
                 f"--trajectory-solver {self.trajectory_solver} steps separable Hamiltonians "
                 f"only; use rk4 for --model {self.model}."
             )
-        if not SYSTEMS[self.system].trajectories and (self.trajectory_steps or self.denoise):
+        entry = SYSTEMS[self.system]
+        if not (entry.trajectories or entry.port) and (self.trajectory_steps or self.denoise):
             flag = "--trajectory-steps" if self.trajectory_steps else "--denoise"
             raise ValueError(
                 f"{flag} needs noisy trajectories; the {self.system} data have none (drop {flag})."
@@ -236,7 +278,8 @@ class HNNConfig(RunConfig):
             used.append(("--baseline-solver", self.baseline_solver))
         for flag, name in used:
             if SOLVERS[name].adaptive:
-                if self.rtol < RTOL_FLOOR:
+                # a port system's rollouts are float64 (its evaluation's balance needs them)
+                if self.rtol < RTOL_FLOOR and not SYSTEMS[self.system].port:
                     raise ValueError(
                         f"--rtol {self.rtol:g} is below what float32 states can resolve "
                         f"(4 eps = {RTOL_FLOOR:.3g}); {flag} {name} would shrink its steps to "

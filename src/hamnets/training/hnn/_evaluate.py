@@ -89,13 +89,18 @@ def eval_times(config: HNNConfig) -> torch.Tensor:
 @dataclass
 class Evaluation:
     """Metrics, and what the plots draw: rollouts ``(T, B, dim)`` (``true`` and one per
-    network), the true H along them ``(T, B)``, the times ``(T,)`` and ``H(x0)`` ``(B,)``."""
+    network), the true H along them ``(T, B)``, the times ``(T,)`` and ``H(x0)`` ``(B,)``.
+    A port system's evaluation adds the rollouts' inputs ``(B, T, m)`` and the energy
+    balance: per source (``true``, the model) the curves ``h`` (``H(t) - H(0)``),
+    ``supplied`` and ``dissipated`` ``(T, B)``."""
 
     metrics: dict[str, Any]
     t: torch.Tensor
     rollouts: dict[str, torch.Tensor] = field(default_factory=dict)
     energies: dict[str, torch.Tensor] = field(default_factory=dict)
     h0: torch.Tensor | None = None
+    inputs: torch.Tensor | None = None
+    balance: dict[str, dict[str, torch.Tensor]] | None = None
 
 
 def evaluate_protocol(

@@ -26,6 +26,7 @@ from .._resources import FLOAT, HNN_ACTIVATIONS, mlp_parameters
 from .._rundir import FORMAT
 from .._session import RunOptions, RunResult, RunSession
 from ._config import HNNConfig
+from ._port import build_port_networks
 from ._stages import DerivativeRegression, TrajectoryFit
 from ._systems import SYSTEMS
 
@@ -47,7 +48,10 @@ DEFAULT_CHECKPOINT_EVERY = 500
 
 def build_networks(config: HNNConfig, generator: torch.Generator) -> dict[str, nn.Module]:
     """The run's networks, drawn from ``generator`` in this order: ``model``, then the
-    ``baseline`` when ``config.compare_baseline``."""
+    ``baseline`` when ``config.compare_baseline`` (a port system's through
+    :func:`._port.build_port_networks`)."""
+    if SYSTEMS[config.system].port:
+        return build_port_networks(config, generator)
     dim, hidden, act = SYSTEMS[config.system].truth().dim, config.hidden, config.activation
     nets = {"model": build_hnn(config.model, dim, hidden, symmetry=config.symmetry,
                                activation=act, generator=generator)}  # fmt: skip
@@ -71,13 +75,15 @@ def memory_parts(
 ) -> dict[str, float]:
     """Bytes an hnn run needs at once (see :mod:`hamnets.training._resources`)."""
     hidden = list(config.hidden)
+    extra = dim + 1 if SYSTEMS[config.system].port else 0  # a port row adds inputs and time
     nets = {
         "hnn": [[dim, *hidden, 1]],
+        "port": [[dim + 1, *hidden, 1]],
         "separable": [[dim // 2, *hidden, 1]] * 2,
-        "baseline": [[dim, *hidden, dim]],
+        "baseline": [[dim + extra, *hidden, dim]],
     }[config.model]
     if config.compare_baseline:
-        nets = [*nets, [dim, *hidden, dim]]
+        nets = [*nets, [dim + extra, *hidden, dim]]
     params = sum(mlp_parameters(w) for w in nets)
     batch = config.batch_size or n_pairs
     units = sum(hidden) * 2  # a separable model runs two networks
@@ -85,7 +91,7 @@ def memory_parts(
         "parameters": FLOAT * params,
         "gradients and Adam state": 3 * FLOAT * params,
         "activations": FLOAT * HNN_ACTIVATIONS * min(batch, n_pairs) * units,
-        "data": 3 * FLOAT * n_pairs * dim,
+        "data": 3 * FLOAT * n_pairs * (dim + extra),
         # float64 rollouts: true and learned, in and out of distribution, and their energies
         "evaluation": 8 * 6 * config.n_eval * config.eval_points * (dim + 1),
     }

@@ -64,7 +64,8 @@ class DerivativeRegression(_Steps):
 
     Args:
         model: the field network.
-        x, dxdt: training pairs ``(N, dim)`` each.
+        x, dxdt: training pairs: rows ``(N, k)`` the model reads (states, ``k = dim``; a
+            port system's ``(state, input, time)``) and their derivatives ``(N, dim)``.
         x_test, dxdt_test: test pairs for the history's ``test_loss`` (optional).
         label: the history's ``stage`` column.
     """
@@ -84,9 +85,10 @@ class DerivativeRegression(_Steps):
     ) -> None:
         if not bool(torch.isfinite(x).all() and torch.isfinite(dxdt).all()):
             raise ValueError("the training data contain NaN or inf; refusing to train.")
-        if x.shape != dxdt.shape or x.ndim != 2:
+        if x.ndim != 2 or dxdt.ndim != 2 or x.shape[0] != dxdt.shape[0]:
             raise ValueError(
-                f"pairs must be (N, dim) each, got {tuple(x.shape)}, {tuple(dxdt.shape)}."
+                f"pairs must be (N, k) rows and (N, dim) targets, got {tuple(x.shape)}, "
+                f"{tuple(dxdt.shape)}."
             )
         self.model, self.x, self.dxdt = model, x, dxdt
         self.x_test, self.dxdt_test = x_test, dxdt_test

@@ -10,15 +10,24 @@ protocol (horizon, initial conditions, out-of-distribution rollouts) is the task
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from ...datasets import SYSTEMS as DATA_SYSTEMS
-from ...datasets import TrajectoryData, denoise_with_derivatives, trajectory_data, tutorial_data
-from ...systems import HamiltonianSystem, Spring
+from ...datasets import (
+    PortTrajectoryData,
+    TrajectoryData,
+    denoise_with_derivatives,
+    trajectory_data,
+    tutorial_data,
+)
+from ...systems import PORT_SYSTEMS, Spring
 from ._evaluate import Evaluation, evaluate_protocol, evaluate_tutorial
+from ._port import port_data
+from ._port_evaluate import evaluate_port
 
 __all__ = ["HNNData", "HNNSystem", "SYSTEMS", "SYSTEM_NAMES"]
 
@@ -33,6 +42,8 @@ class HNNData:
         x_test, dxdt_test: test pairs (None: no test set).
         trajectories: the training trajectories, for the trajectory stage (None: none).
         t: times of the tutorial's states ``(N,)`` (None for the trajectory protocols).
+        port: a port system's split data set (its rows ``x`` are ``(state, input, time)``,
+            see :mod:`._port`); None otherwise.
     """
 
     x: torch.Tensor
@@ -42,6 +53,7 @@ class HNNData:
     dxdt_test: torch.Tensor | None = None
     trajectories: TrajectoryData | None = None
     t: torch.Tensor | None = None
+    port: PortTrajectoryData | None = None
 
 
 @dataclass(frozen=True)
@@ -55,14 +67,20 @@ class HNNSystem:
         evaluate: ``evaluate(config, truth, data, nets)`` (see :mod:`._evaluate`).
         trajectories: whether the data hold trajectories (for the trajectory stage).
         test_set: whether the data hold a test set (for the baseline's comparison).
+        port: a port-Hamiltonian system (dissipation, inputs or a time-dependent H): its
+            models are ``port``, ``hnn`` and ``baseline`` (:mod:`._port`).
+        defaults: the system's recipe: configuration values that replace the generic
+            defaults when the system is chosen (:meth:`HNNConfig.recipe`); explicit values win.
     """
 
     name: str
-    truth: Callable[[], HamiltonianSystem]
+    truth: Callable[[], Any]
     load: Callable[[torch.Generator, bool, torch.device], HNNData]
     evaluate: Callable[..., Evaluation]
     trajectories: bool = True
     test_set: bool = True
+    port: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def data(self, generator: torch.Generator, *, denoise: bool = False, device="cpu") -> HNNData:
         """The run's data, drawn with ``generator`` (its only randomness)."""
@@ -91,6 +109,21 @@ def _tutorial(generator: torch.Generator, denoise: bool, device: torch.device) -
     return HNNData(x, dxdt, x, t=t)
 
 
+def _port_load(name: str) -> Callable[[torch.Generator, bool, torch.device], HNNData]:
+    def load(generator: torch.Generator, denoise: bool, device: torch.device) -> HNNData:
+        return port_data(name, generator, device, denoise=denoise)
+
+    return load
+
+
+#: The port systems' recipes (measured over seeds 0-4 by ``benchmarks/port.py``).
+PORT_RECIPES: dict[str, dict[str, Any]] = {
+    "damped_spring": {},
+    "forced_pendulum": {},
+    "mass_spring_damper": {},
+    "parametric_spring": {},
+}
+
 #: ``--system`` name -> its truth, data and evaluation.
 SYSTEMS: dict[str, HNNSystem] = {
     **{
@@ -102,5 +135,13 @@ SYSTEMS: dict[str, HNNSystem] = {
     "tutorial": HNNSystem(
         "tutorial", Spring, _tutorial, evaluate_tutorial, trajectories=False, test_set=False
     ),
+    # port-Hamiltonian systems: damped, driven, time-dependent (hamnets.systems.PORT_SYSTEMS)
+    **{
+        name: HNNSystem(
+            name, cls, _port_load(name), evaluate_port, trajectories=False, port=True,
+            defaults=PORT_RECIPES[name],
+        )  # fmt: skip
+        for name, cls in PORT_SYSTEMS.items()
+    },
 }
 SYSTEM_NAMES = tuple(SYSTEMS)
