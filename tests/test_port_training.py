@@ -153,8 +153,11 @@ def test_cli_port_run_writes_the_metrics_and_the_energy_balance(tmp_path, capsys
     assert (out / "energy_balance.png").stat().st_size > 0
     assert not (out / "energy.png").exists()
     config = json.loads((out / "config.json").read_text())
-    for name, value in SYSTEMS["mass_spring_damper"].defaults.items():
-        assert config[name] == (list(value) if isinstance(value, tuple) else value)
+    recipe = SYSTEMS["mass_spring_damper"].defaults
+    assert recipe["energy"] == "separable" and config["steps"] == 5  # a flag given wins
+    for name, value in recipe.items():
+        if name != "steps":
+            assert config[name] == (list(value) if isinstance(value, tuple) else value)
     assert "dissipation_relative_error=" in capsys.readouterr().out
 
 
@@ -174,3 +177,35 @@ def test_cli_refuses_combinations_that_do_not_apply(tmp_path, capsys, flags, mes
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_separable_energy_is_kinetic_plus_potential_with_or_without_time() -> None:
+    from hamnets.hnn import SeparableEnergy, TimeSeparableEnergy
+
+    g = torch.Generator().manual_seed(3)
+    kinetic, potential = EnergyMLP(2, (8,), generator=g), EnergyMLP(2, (8,), generator=g)
+    x = torch.randn(5, 4, generator=g)
+    energy = SeparableEnergy(kinetic, potential)
+    torch.testing.assert_close(energy(x), kinetic(x[:, 2:]) + potential(x[:, :2]))
+    timed = SeparableEnergy(kinetic, TimeEnergyMLP(2, (8,), generator=g))
+    assert isinstance(timed, TimeSeparableEnergy)
+    t = torch.rand(5, generator=g)
+    torch.testing.assert_close(
+        timed(t, x), kinetic(x[:, 2:]) + timed.potential(t, x[:, :2])
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="same n inputs"):
+        SeparableEnergy(EnergyMLP(1, (8,)), EnergyMLP(2, (8,)))
+
+
+def test_time_features_make_one_energy_per_row_time() -> None:
+    """Fourier features of t: a scalar t equals the same t given per row; frequencies=0
+    feeds raw t."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 2, generator=g, dtype=F64)
+    for k in (16, 0):
+        energy = TimeEnergyMLP(2, (8,), frequencies=k, generator=g).double()
+        t = torch.tensor(0.7, dtype=F64)
+        torch.testing.assert_close(energy(t, x), energy(t.expand(4), x))
+        assert energy.net.in_features == 2 + (2 * k if k else 1)
+    with pytest.raises(ValueError, match="one per sample"):
+        energy(torch.zeros(3), x)

@@ -71,9 +71,20 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--weight-decay", type=float, help="Adam weight decay (default 1e-4)")
     p.add_argument(
+        "--structure-lr",
+        type=positive_float,
+        help="port systems: learning rate of the learned dissipation and input matrix "
+        "(default 1e-2)",
+    )
+    p.add_argument(
         "--batch-size",
         type=nonnegative_int,
         help="pairs per step, 0 = all (default 0; tutorial 256)",
+    )
+    p.add_argument(
+        "--energy",
+        help="port systems: full (an MLP of the whole state) or separable (T(p) + V(q), the "
+        "mechanical prior; default: the system's recipe)",
     )
     p.add_argument("--hidden", type=_widths, help="hidden widths (default 200,200)")
     p.add_argument(
@@ -174,6 +185,9 @@ def _fill(settings: dict[str, Any]) -> dict[str, Any]:
     from ..training.hnn import SYSTEMS
 
     entry = SYSTEMS.get(settings.get("system", "spring"))
+    for name in ("structure_lr", "energy"):
+        if name in settings and entry is not None and not entry.port:
+            raise UsageError(f"{flag(name)} applies to the port systems only; drop it.")
     for name, value in (entry.defaults if entry is not None else {}).items():
         settings.setdefault(name, value)  # a port system's recipe
     return settings
@@ -199,8 +213,14 @@ def run(args: argparse.Namespace) -> int:
     if parallel.is_main:  # only rank 0 evaluates and reports
         metrics = result.metrics
         # the rollout's state error first: a field that does not move conserves every energy
-        keys = ("state_mse", "energy_mse", "dissipation_relative_error",
-                "energy_balance_residual", "train_derivative_mse", "test_derivative_mse")  # fmt: skip
+        keys = (
+            "state_mse",
+            "energy_mse",
+            "dissipation_relative_error",
+            "energy_balance_residual",
+            "train_derivative_mse",
+            "test_derivative_mse",
+        )
         summary = ", ".join(f"{k}={metrics[k]:.3g}" for k in keys if k in metrics)
         print(f"hamnets hnn: {summary}; wrote {result.run.path if result.run else '(nothing)'}")
         if metrics.get("degenerate"):

@@ -33,6 +33,7 @@ from ._port_registry import (
 )
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS, HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN, TimeDependentSeparableHamiltonianNN
+from ._separable_energy import SeparableEnergy, TimeSeparableEnergy
 from ._symmetric import SymmetricEnergy
 from ._time_energy import TimeEnergyMLP
 
@@ -49,6 +50,8 @@ __all__ = [
     "MLP",
     "EnergyMLP",
     "SymmetricEnergy",
+    "SeparableEnergy",
+    "TimeSeparableEnergy",
     "TimeEnergyMLP",
     "orthogonal_init",
     "xavier_init",

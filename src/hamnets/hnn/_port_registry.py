@@ -14,6 +14,7 @@ from ._mlp import EnergyMLP
 from ._port import PortHamiltonianNN
 from ._port_baseline import InputMLPField
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS
+from ._separable_energy import SeparableEnergy
 from ._time_energy import TimeEnergyMLP
 
 __all__ = ["PORT_MODEL_NAMES", "DISSIPATION_NAMES", "INPUT_MATRIX_NAMES", "build_port_model"]
@@ -48,6 +49,7 @@ def build_port_model(
     input_matrix: str = "momentum",
     dissipation_hidden: Sequence[int] = (32,),
     time: bool = False,
+    separable: bool = False,
     activation: str = "tanh",
     generator: torch.Generator | None = None,
 ) -> nn.Module:
@@ -66,6 +68,8 @@ def build_port_model(
         dissipation_hidden: hidden widths of a network dissipation or input matrix.
         time: the energy takes time, ``H_theta(t, x)`` (:class:`TimeEnergyMLP`), for ``port``;
             ``hnn`` stays an energy of ``x`` alone (the conservative model that ignores t).
+        separable: the energy is ``T(p) + V(q)`` (:class:`SeparableEnergy`, with ``time``
+            ``T(p) + V(t, q)``), for ``port`` and ``hnn``: the mechanical prior.
         activation: the hidden layers' activation of the energy and the baseline, one of
             :data:`hamnets.hnn.ACTIVATION_NAMES`.
         generator: the initialisation's only source of randomness (energy first).
@@ -87,10 +91,15 @@ def build_port_model(
     act = ACTIVATIONS[activation]
     if name == "baseline":
         return InputMLPField(dim, inputs, tuple(hidden), activation=act, generator=generator)
-    if time and name == "port":
-        energy: nn.Module = TimeEnergyMLP(dim, tuple(hidden), activation=act, generator=generator)
-    else:
-        energy = EnergyMLP(dim, tuple(hidden), activation=act, generator=generator)
+    time = time and name == "port"
+    width = dim // 2 if separable else dim
+
+    def net(timed: bool) -> nn.Module:
+        if timed:
+            return TimeEnergyMLP(width, tuple(hidden), activation=act, generator=generator)
+        return EnergyMLP(width, tuple(hidden), activation=act, generator=generator)
+
+    energy = SeparableEnergy(net(False), net(time)) if separable else net(time)
     if name == "hnn":
         g = FixedInputMatrix(torch.zeros(dim, inputs)) if inputs else None
         return PortHamiltonianNN(energy, None, g, inputs)

@@ -27,6 +27,8 @@ __all__ = [
 MODEL_NAMES = (*HNN_MODEL_NAMES, "port")
 #: the models of a port system (:func:`hamnets.hnn.build_port_model`)
 PORT_MODELS = ("port", "hnn", "baseline")
+#: the forms of a port model's energy
+ENERGY_NAMES = ("full", "separable")
 AUTO = "auto"
 #: the smallest relative tolerance float32 states can resolve: 4 machine epsilons (below it
 #: the error estimate is rounding noise and the step size collapses).
@@ -79,6 +81,12 @@ class HNNConfig(RunConfig):
         final_lr_fraction: cosine decay of the learning rate to ``lr * final_lr_fraction``
             over the steps; ``1.0`` keeps it constant (the reference code).
         weight_decay: Adam weight decay (1e-4 in the reference code).
+        structure_lr: Adam learning rate of a port model's dissipation and input matrix
+            (their few parameters must travel to values of order one, at about ``lr`` per
+            step under Adam); follows the same schedule. Port systems only.
+        energy: a port system's learned energy: ``full`` (an MLP of the whole state) or
+            ``separable`` (``T(p) + V(q)``, ``V(t, q)`` for a time-dependent system: the
+            mechanical prior, each network on half the state). Port systems only.
         batch_size: pairs per step; 0 uses the whole training set every step.
         hidden: hidden widths of the networks.
         activation: the hidden layers' activation of every network (``tanh``, ``relu``,
@@ -131,6 +139,8 @@ class HNNConfig(RunConfig):
     lr: float = 1e-3
     final_lr_fraction: float = 1.0
     weight_decay: float = 1e-4
+    structure_lr: float = 1e-2
+    energy: str = "full"
     batch_size: int = 0
     hidden: tuple[int, ...] = (200, 200)
     activation: str = "tanh"
@@ -162,6 +172,7 @@ class HNNConfig(RunConfig):
             ("model", MODEL_NAMES),
             ("activation", ACTIVATION_NAMES),
             ("preset", PRESET_NAMES),
+            ("energy", ENERGY_NAMES),
             ("symmetry", SYMMETRY_NAMES),
             ("solver", SOLVER_NAMES),
             ("trajectory_solver", (AUTO, *SOLVER_NAMES)),
@@ -184,7 +195,8 @@ class HNNConfig(RunConfig):
                 )
         if self.eval_points < 2:
             raise ValueError(f"--eval-points must be >= 2, got {self.eval_points}.")
-        for name in ("lr", "dt", "rtol", "atol", "horizon", "trajectory_lr", "trajectory_dt"):
+        for name in ("lr", "structure_lr", "dt", "rtol", "atol", "horizon", "trajectory_lr",
+                     "trajectory_dt"):  # fmt: skip
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a number > 0, got {v!r}.")

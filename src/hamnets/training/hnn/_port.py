@@ -46,6 +46,20 @@ class PortPairs(nn.Module):
         self.model = model
         self.dim, self.inputs = int(model.dim), int(model.inputs)
 
+    def param_groups(self, lr: float, structure_lr: float) -> list[dict]:
+        """Adam's parameter groups: the energy (or the baseline's MLP) at ``lr``, and the
+        structure of a port model (its dissipation and input matrix: a handful of numbers
+        that Adam, moving each parameter by about ``lr`` per step, would take thousands of
+        steps to carry to values of order one) at ``structure_lr``."""
+        structure, rest = [], []
+        for name, p in self.model.named_parameters():
+            part = name.split(".")[0]
+            (structure if part in ("dissipation", "input_map") else rest).append(p)
+        groups = [{"params": rest, "lr": lr}]
+        if structure:
+            groups.append({"params": structure, "lr": structure_lr})
+        return groups
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``(N, dim + m + 1)`` rows -> the field at them ``(N, dim)``."""
         d, m = self.dim, self.inputs
@@ -101,7 +115,8 @@ def build_port_networks(config: HNNConfig, generator: torch.Generator) -> dict[s
     def build(name: str) -> PortPairs:
         net = build_port_model(
             name, dim, m, config.hidden, time=truth.explicit_time,
-            activation=config.activation, generator=generator,
+            separable=config.energy == "separable", activation=config.activation,
+            generator=generator,
         )  # fmt: skip
         return PortPairs(net)
 

@@ -93,9 +93,14 @@ class DerivativeRegression(_Steps):
         self.model, self.x, self.dxdt = model, x, dxdt
         self.x_test, self.dxdt_test = x_test, dxdt_test
         self.config, self.generator, self.label = config, generator, label
-        self.opt = torch.optim.Adam(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        params = (
+            model.param_groups(config.lr, config.structure_lr)
+            if hasattr(model, "param_groups")  # a port model: its structure at its own rate
+            else model.parameters()
         )
+        self.opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        # each group's rate at step 0, scaled by the schedule (kept out of the checkpoint)
+        self.base_lrs = [group["lr"] for group in self.opt.param_groups]
         n = x.shape[0]
         self.batch = n if config.batch_size == 0 or config.batch_size >= n else config.batch_size
         self.perm, self.pos = self._order(), 0
@@ -130,8 +135,8 @@ class DerivativeRegression(_Steps):
             xb, yb = x[idx], dxdt[idx]
         config, frac = self.config, self.config.final_lr_fraction
         cosine = 0.5 * (1 + math.cos(math.pi * index / max(1, config.steps - 1)))
-        for group in self.opt.param_groups:
-            group["lr"] = config.lr * (frac + (1 - frac) * cosine)
+        for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * (frac + (1 - frac) * cosine)
         loss = (self.net(xb) - yb).pow(2).mean()
         if parallel.active:  # the shard's share of the global mean (see the class docstring)
             loss = loss * (xb.shape[0] * parallel.world_size / bs)
