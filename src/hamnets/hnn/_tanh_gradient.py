@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ._kernels import addmm_, linear, matmul, tanh_
+
 
 def _composite(
     x: torch.Tensor, out_weight: torch.Tensor, weights: Sequence[torch.Tensor], biases
@@ -50,15 +52,15 @@ def _no_grad_input_gradient(
     acts = []
     a = x
     for w, b in zip(weights, biases, strict=True):
-        a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+        a = tanh_(linear(a, w, b))  # (batch, width)
         acts.append(a)
     delta = acts[-1]
     delta.mul_(delta).neg_().add_(1.0).mul_(out_weight)  # w * (1 - a_L^2)
     for layer in range(len(weights) - 1, 0, -1):
         a = acts[layer - 1]
-        e = torch.mm(delta, weights[layer])  # (batch, width_{l-1})
+        e = matmul(delta, weights[layer])  # (batch, width_{l-1})
         delta = a.mul_(a).neg_().add_(1.0).mul_(e)  # e * (1 - a^2), in a's buffer
-    return torch.mm(delta, weights[0].t().contiguous().t())  # (batch, dim)
+    return matmul(delta, weights[0].t().contiguous().t())  # (batch, dim)
 
 
 class _TanhMLPInputGradient(torch.autograd.Function):
@@ -67,8 +69,9 @@ class _TanhMLPInputGradient(torch.autograd.Function):
     Saved: ``x``, the weights, ``a_l`` and ``s_l`` for every layer and ``delta_l`` for
     ``l < L`` (each ``e_l`` becomes ``delta_l`` in place); ``delta_L = w * s_L`` is never
     formed (``e_{L-1} = s_L (diag(w) W_L)``). Saved tensors are never modified in the
-    backward, so a retained graph can be differentiated twice; the backward reuses its own
-    buffers in place (for two hidden layers it allocates two ``(batch, width)`` buffers).
+    backward, so a retained graph can be differentiated twice; the backward works in place
+    on the buffers its own products return. Products and ``tanh`` are
+    :mod:`hamnets.hnn._kernels`' (oneDNN for the wide float32 products, numpy's ``tanh``).
     """
 
     @staticmethod
@@ -80,18 +83,18 @@ class _TanhMLPInputGradient(torch.autograd.Function):
         acts, slopes = [], []
         a = x
         for w, b in zip(weights, biases, strict=True):
-            a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+            a = tanh_(linear(a, w, b))  # (batch, width)
             acts.append(a)
             slopes.append(torch.addcmul(one, a, a, value=-1))  # s = 1 - a^2
         scaled = weights[-1] * out_weight.t()  # diag(w) W_L (width_L, width_{L-1})
         if n == 1:
             scaled = scaled.t().contiguous().t()
         deltas = []
-        e = torch.mm(slopes[-1], scaled)  # e_{L-1} = delta_L W_L, (batch, width_{L-1})
+        e = matmul(slopes[-1], scaled)  # e_{L-1} = delta_L W_L, (batch, width_{L-1})
         for layer in range(n - 2, -1, -1):  # 0-based: entry k is layer k + 1
             delta = e.mul_(slopes[layer])  # delta_l = e_l * s_l, in e's buffer
             deltas.insert(0, delta)
-            e = torch.mm(delta, weights[layer] if layer else w1_cm)  # e_{l-1}
+            e = matmul(delta, weights[layer] if layer else w1_cm)  # e_{l-1}
         ctx.save_for_backward(x, *params, w1_cm, *acts, *slopes, *deltas, out_weight)
         ctx.n_layers = n
         return e  # e_0 = grad_x H, (batch, dim)
@@ -119,44 +122,41 @@ class _TanhMLPInputGradient(torch.autograd.Function):
         grad_g = grad_g.contiguous()
         e_bar = grad_g  # dLoss/de_0, (batch, dim)
         grad_w: list[torch.Tensor] = []  # entry 0 transposed, (dim, width_1)
-        e_bars: list[torch.Tensor] = []
         u: list[torch.Tensor | None] = [None] * n
         for layer in range(n):
             last = layer == n - 1
             if layer == 0:  # e_bar^T delta_1, transposed: the fast layout for a skinny product
                 delta1 = slopes[0] * out_weight if last else deltas[0]
-                part = torch.mm(e_bar.t(), delta1)  # (dim, width_1)
+                part = matmul(e_bar.t(), delta1)  # (dim, width_1)
             elif last:  # delta_L^T e_bar = diag(w) s_L^T e_bar
-                part = torch.mm(slopes[-1].t(), e_bar).mul_(out_weight.t())
+                part = matmul(slopes[-1].t(), e_bar).mul_(out_weight.t())
             else:
-                part = torch.mm(deltas[layer].t(), e_bar)
+                part = matmul(deltas[layer].t(), e_bar)
             grad_w.append(part)
-            d_bar = torch.mm(e_bar, weights[layer].t())  # (batch, width_l)
+            d_bar = matmul(e_bar, weights[layer].t())  # (batch, width_l)
             if not last:
                 if layer > 0:  # (layer 1 recomputes its u from grad_g on the way down)
                     u[layer] = torch.mul(d_bar, deltas[layer]).mul_(acts[layer]).mul_(-2.0)
                 e_bar = d_bar.mul_(slopes[layer])
-                e_bars.append(e_bar)
         d_bar.mul_(slopes[-1])
         grad_out_weight = d_bar.sum(0, keepdim=True)  # sum_b d_bar_L * s_L, (1, width_L)
         z_bar = d_bar.mul_(acts[-1]).mul_(-2.0 * out_weight)  # u_L = dLoss/dz_L
         # Down the forward pass (a_l = tanh z_l, z_l = a_{l-1} W_l^T + b_l), layer L to 1:
-        # z_bar_l = (z_bar_{l+1} W_{l+1}) * s_l + u_l, in e_bar_l's (now free) buffer.
+        # z_bar_l = (z_bar_{l+1} W_{l+1}) * s_l + u_l.
         grad_b = [z_bar.sum(0)]
         for layer in range(n - 1, 0, -1):
-            grad_w[layer].addmm_(z_bar.t(), acts[layer - 1])
-            below = torch.mm(z_bar, weights[layer], out=e_bars[layer - 1])
+            addmm_(grad_w[layer], z_bar.t(), acts[layer - 1])
+            below = matmul(z_bar, weights[layer])
             below.mul_(slopes[layer - 1])
-            if layer - 1 == 0:  # u_1 = -2 a_1 (grad_g W_1^T) delta_1, in z_bar's free buffer
-                spare = z_bar if z_bar.shape == below.shape else None  # equal widths
-                u1 = torch.mm(grad_g, weights[0].t(), out=spare).mul_(deltas[0])
+            if layer - 1 == 0:  # u_1 = -2 a_1 (grad_g W_1^T) delta_1
+                u1 = matmul(grad_g, weights[0].t()).mul_(deltas[0])
                 below.addcmul_(u1, acts[0], value=-2.0)
             else:
                 below.add_(u[layer - 1])
             z_bar = below
             grad_b.insert(0, z_bar.sum(0))
-        grad_w[0] = grad_w[0].addmm_(x.t(), z_bar).t()  # (width_1, dim)
-        grad_x = torch.mm(z_bar, w1_cm) if needs[0] else None  # (batch, dim)
+        grad_w[0] = addmm_(grad_w[0], x.t(), z_bar).t()  # (width_1, dim)
+        grad_x = matmul(z_bar, w1_cm) if needs[0] else None  # (batch, dim)
         grads = [grad_x, grad_out_weight]
         for w, b in zip(grad_w, grad_b, strict=True):
             grads += [w, b]
