@@ -35,7 +35,7 @@ def _composite(x: torch.Tensor, weights: Sequence[torch.Tensor], biases) -> torc
 
 
 def _forward(x: torch.Tensor, weights: Sequence[torch.Tensor], biases) -> list[torch.Tensor]:
-    """``[a_1, ..., a_L, y]`` without recording anything."""
+    """``[a_1, ..., a_L, y]`` without recording anything (row-major: for small batches)."""
     outs = []
     a = x
     for w, b in zip(weights[:-1], biases[:-1], strict=True):
@@ -48,13 +48,24 @@ def _forward(x: torch.Tensor, weights: Sequence[torch.Tensor], biases) -> list[t
 class _TanhMLP(torch.autograd.Function):
     """``(x, W_1, b_1, ..., W_L, b_L, W_o, b_o) -> y`` ``(batch, out)``; see the module text.
 
-    Saved: ``x``, the parameters and every ``a_l``; the backward never modifies them.
+    Inside, the activations are held transposed, ``(width, batch)``: the weight gradients
+    contract over the batch, and ``z_bar_l^T a_{l-1}`` then reads both operands in the
+    layout oneDNN wants (no transposed copy). Saved: ``x``, the parameters, contiguous
+    ``W_l^T`` for the hidden layers after the first, and every ``a_l^T``; the backward never
+    modifies them.
     """
 
     @staticmethod
     def forward(ctx, x, *params):  # noqa: D102 (documented on the class)
-        *acts, y = _forward(x, params[0::2], params[1::2])
-        ctx.save_for_backward(x, *params, *acts)
+        weights, biases = params[0::2], params[1::2]
+        acts = []  # a_l^T, (width_l, batch)
+        a = x.t()  # (dim, batch)
+        for w, b in zip(weights[:-1], biases[:-1], strict=True):
+            a = tanh_(matmul(w, a).add_(b[:, None]))  # z_l^T = W_l a_{l-1}^T + b_l
+            acts.append(a)
+        y = matmul(weights[-1], a).add_(biases[-1][:, None]).t().contiguous()  # (batch, out)
+        w_t = [w.t().contiguous() for w in weights[1:-1]]  # W_l^T, l = 2 .. L
+        ctx.save_for_backward(x, *params, *w_t, *acts)
         ctx.n_hidden = len(acts)
         return y
 
@@ -62,7 +73,8 @@ class _TanhMLP(torch.autograd.Function):
     def backward(ctx, grad_y):  # noqa: D102
         n = ctx.n_hidden
         x, *saved = ctx.saved_tensors
-        params, acts = saved[: 2 * n + 2], saved[2 * n + 2 :]
+        params, saved = saved[: 2 * n + 2], saved[2 * n + 2 :]
+        w_t, acts = [None, *saved[: n - 1]], saved[n - 1 :]
         weights, biases = params[0::2], params[1::2]
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph=True: differentiate a recorded recomputation
@@ -73,18 +85,20 @@ class _TanhMLP(torch.autograd.Function):
                 grads = iter(torch.autograd.grad(y, wanted, grad_y, create_graph=True))
             return tuple(next(grads) if need else None for need in needs)
 
-        grad_y = grad_y.contiguous()
-        grad_w = [matmul(grad_y.t(), acts[-1])]  # dW_o (out, width_L)
-        grad_b = [grad_y.sum(0)]
-        bar = grad_y  # dLoss/d(output of the layer above), (batch, width)
-        ins = (x, *acts)  # a_0 .. a_L
+        y_rows = grad_y.t().contiguous()  # dLoss/dy transposed, (out, batch)
+        grad_w = [matmul(y_rows, acts[-1].t())]  # dW_o (out, width_L)
+        grad_b = [y_rows.sum(1)]
+        # a_bar_L^T = W_o^T y_bar^T: a skinny product, (width_L, out) x (out, batch)
+        a_bar = matmul(weights[-1].t(), y_rows)
         for layer in range(n, 0, -1):  # 1-based hidden layer
-            a_bar = matmul(bar, weights[layer])  # dLoss/da_l, (batch, width_l)
-            z_bar = torch.ops.aten.tanh_backward(a_bar, ins[layer])  # a_bar * (1 - a_l^2)
-            grad_w.insert(0, matmul(z_bar.t(), ins[layer - 1]))  # (width_l, width_{l-1})
-            grad_b.insert(0, z_bar.sum(0))
-            bar = z_bar
-        grad_x = matmul(bar, weights[0]) if needs[0] else None  # (batch, dim)
+            z_bar = torch.ops.aten.tanh_backward(a_bar, acts[layer - 1])  # a_bar (1 - a^2)
+            grad_b.insert(0, z_bar.sum(1))
+            if layer > 1:  # dW_l = z_bar_l^T a_{l-1}: (width_l, batch) x (batch, width_{l-1})
+                grad_w.insert(0, matmul(z_bar, acts[layer - 2].t()))
+                a_bar = matmul(w_t[layer - 1], z_bar)  # a_bar_{l-1}^T = W_l^T z_bar_l^T
+            else:  # dW_1 = z_bar_1^T x, skinny: (dim, batch) x (batch, width_1), transposed
+                grad_w.insert(0, matmul(x.t().contiguous(), z_bar.t()).t())
+        grad_x = matmul(weights[0].t(), z_bar).t() if needs[0] else None  # (batch, dim)
         grads = [grad_x]
         for w, b in zip(grad_w, grad_b, strict=True):
             grads += [w, b]
