@@ -20,6 +20,18 @@ if TYPE_CHECKING:
 __all__ = ["DerivativeRegression", "TrajectoryFit"]
 
 
+def _adam(params, **options: float) -> torch.optim.Adam:
+    """Adam, fused (one kernel for all parameters: ~0.05 ms a step against ~0.16 ms for the
+    per-tensor loop on the spring's 200-200 networks, one CPU thread) where this torch has a
+    fused Adam for the parameters' device, else the default implementation. The same update
+    to float32 rounding."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, fused=True, **options)
+    except (RuntimeError, ValueError):  # no fused kernel here (torch < 2.4 on CPU, ...)
+        return torch.optim.Adam(params, **options)
+
+
 class _Steps:
     """What both stages share: the history row of the last step's loss, and resuming the
     batch generator (the stage's randomness) with the stage."""
@@ -91,9 +103,7 @@ class DerivativeRegression(_Steps):
         self.model, self.x, self.dxdt = model, x, dxdt
         self.x_test, self.dxdt_test = x_test, dxdt_test
         self.config, self.generator, self.label = config, generator, label
-        self.opt = torch.optim.Adam(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        self.opt = _adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         n = x.shape[0]
         self.batch = n if config.batch_size == 0 or config.batch_size >= n else config.batch_size
         self.perm, self.pos = self._order(), 0
