@@ -141,8 +141,9 @@ class _TanhMLPInputGradient(torch.autograd.Function):
             grad_w.append(part)
             d_bar = matmul(weights[layer], e_bar)  # d_bar_l^T, (width_l, batch)
             if not last:
-                if layer > 0:  # (layer 1 recomputes its u from grad_g on the way down)
-                    u[layer] = torch.mul(d_bar, deltas[layer]).mul_(acts[layer]).mul_(-2.0)
+                u[layer] = torch.mul(d_bar, deltas[layer])  # u_l / (-2 a_l), finished below
+                if layer > 0:
+                    u[layer].mul_(acts[layer]).mul_(-2.0)
                 e_bar = d_bar.mul_(slopes[layer])
         d_bar.mul_(slopes[-1])
         grad_out_weight = d_bar.sum(1)[None]  # sum_b d_bar_L * s_L, (1, width_L)
@@ -154,9 +155,8 @@ class _TanhMLPInputGradient(torch.autograd.Function):
             addmm_(grad_w[layer], z_bar, acts[layer - 1].t())
             below = matmul(w_t[layer], z_bar)  # (W_l^T z_bar_l^T), (width_{l-1}, batch)
             below.mul_(slopes[layer - 1])
-            if layer - 1 == 0:  # u_1 = -2 a_1 (grad_g W_1^T) delta_1
-                u1 = matmul(weights[0], g_rows).mul_(deltas[0])
-                below.addcmul_(u1, acts[0], value=-2.0)
+            if layer - 1 == 0:  # u_1 = -2 a_1 d_bar_1 delta_1, its last factor here
+                below.addcmul_(u[0], acts[0], value=-2.0)
             else:
                 below.add_(u[layer - 1])
             z_bar = below
