@@ -7,7 +7,8 @@ Both are chosen for speed at float32 rounding, never for a different result:
   own CPU compiler calls), elsewhere ``torch.mm``/``torch.addmm``. On the AMD EPYC (AVX-512)
   this project is measured on, MKL's ``sgemm`` reaches about 85 GFLOP/s on one core and
   oneDNN about 185 for a ``(750, 200) x (200, 200)`` product (0.68 against 0.33 ms, timed
-  side by side; docs/results.md); both are IEEE float32 (relative error ~3e-7 against float64 in ``tests/test_hnn_speed.py``).
+  side by side; docs/results.md); both are IEEE float32 (relative error ~3e-7 against
+  float64 in ``tests/test_hnn_speed.py``).
   Skinny products (a width of 2) stay on MKL, which is faster there.
 * ``tanh_``: in place through numpy's ``tanh`` on CPU float32/float64: its SIMD loop is
   about 13x faster than ``torch.tanh`` here and within 1.4 ulp of the exact value

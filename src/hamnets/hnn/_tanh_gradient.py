@@ -12,8 +12,9 @@ width ``n`` the step costs the two ``(batch, n) x (n, n)`` products of ``g`` and
 backward (``d_bar_l``, both terms of ``dW_l``, and ``z_bar_l W_{l+1}``) -- twice the three of a
 plain MLP step, which is the floor for an exact Hessian-vector product. Everything else is
 elementwise and done in place where the buffer is the node's own; ``tanh`` is evaluated once
-per layer; products with the skinny first-layer weight use the layouts the CPU BLAS is fast
-at (a column-major copy of ``W_1``, transposed products).
+per layer. The node holds its ``(batch, width)`` quantities transposed, so that the wide
+products read contiguous operands, and the skinny ones (with ``W_1``) use the layouts MKL is
+fast at; the products and ``tanh`` are :mod:`hamnets.hnn._kernels`'.
 
 Higher derivatives stay exact: when the backward itself is recorded (``create_graph=True``,
 ``gradgradcheck``, a Hessian of the field) it recomputes ``g`` from ordinary differentiable
