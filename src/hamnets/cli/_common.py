@@ -31,6 +31,7 @@ __all__ = [
     "SourceLog",
     "run_options",
     "set_threads",
+    "keep_freed_memory",
     "show",
 ]
 
@@ -230,10 +231,45 @@ def add_run_flags(
     return g
 
 
+#: glibc malloc: blocks up to this many bytes come from the heap (not a fresh mmap each) ...
+MALLOC_MMAP_THRESHOLD = 32 * 2**20
+#: ... and up to this many free bytes at the heap's top are kept, not handed back.
+MALLOC_TRIM_THRESHOLD = 256 * 2**20
+
+
 def set_threads(flags: Mapping[str, Any]) -> None:
+    """The process's CPU settings, once, at the command's start: ``--threads`` torch threads
+    (default 1), and :func:`keep_freed_memory`."""
     import torch
 
     torch.set_num_threads(flags.get("threads", 1))
+    keep_freed_memory()
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc reuse freed blocks instead of returning them to the system.
+
+    A training step allocates and frees the same few activation-sized buffers (600 kB for
+    the spring's 750 x 200) thousands of times. glibc serves blocks above its mmap
+    threshold with a fresh ``mmap`` and trims the heap's free top back to the system, so
+    every step faults the same pages in again: about 2 million page faults and 4-5 s of
+    system time in ``hamnets hnn --system spring`` (``benchmarks/hnn_speed.py``). With the
+    thresholds raised (``mallopt``, the same as ``MALLOC_MMAP_THRESHOLD_`` and
+    ``MALLOC_TRIM_THRESHOLD_`` in the environment) the memory is reused; the process keeps
+    its peak heap until it exits. Returns False where the C library is not glibc.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    ok = mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD) == 1
+    return mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD) == 1 and ok
 
 
 def run_options(flags: Mapping[str, Any]):

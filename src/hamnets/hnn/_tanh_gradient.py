@@ -12,8 +12,9 @@ width ``n`` the step costs the two ``(batch, n) x (n, n)`` products of ``g`` and
 backward (``d_bar_l``, both terms of ``dW_l``, and ``z_bar_l W_{l+1}``) -- twice the three of a
 plain MLP step, which is the floor for an exact Hessian-vector product. Everything else is
 elementwise and done in place where the buffer is the node's own; ``tanh`` is evaluated once
-per layer; products with the skinny first-layer weight use the layouts the CPU BLAS is fast
-at (a column-major copy of ``W_1``, transposed products).
+per layer. The node holds its ``(batch, width)`` quantities transposed, so that the wide
+products read contiguous operands, and the skinny ones (with ``W_1``) use the layouts MKL is
+fast at; the products and ``tanh`` are :mod:`hamnets.hnn._kernels`'.
 
 Higher derivatives stay exact: when the backward itself is recorded (``create_graph=True``,
 ``gradgradcheck``, a Hessian of the field) it recomputes ``g`` from ordinary differentiable
@@ -26,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+from ._kernels import addmm_, linear, matmul, tanh_
 
 
 def _composite(
@@ -50,25 +53,32 @@ def _no_grad_input_gradient(
     acts = []
     a = x
     for w, b in zip(weights, biases, strict=True):
-        a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+        a = tanh_(linear(a, w, b))  # (batch, width)
         acts.append(a)
     delta = acts[-1]
     delta.mul_(delta).neg_().add_(1.0).mul_(out_weight)  # w * (1 - a_L^2)
     for layer in range(len(weights) - 1, 0, -1):
         a = acts[layer - 1]
-        e = torch.mm(delta, weights[layer])  # (batch, width_{l-1})
+        e = matmul(delta, weights[layer])  # (batch, width_{l-1})
         delta = a.mul_(a).neg_().add_(1.0).mul_(e)  # e * (1 - a^2), in a's buffer
-    return torch.mm(delta, weights[0].t().contiguous().t())  # (batch, dim)
+    return matmul(delta, weights[0].t().contiguous().t())  # (batch, dim)
 
 
 class _TanhMLPInputGradient(torch.autograd.Function):
     """``(x, w, W_1, b_1, ..., W_L, b_L) -> grad_x H`` ``(batch, dim)``; see the module text.
 
-    Saved: ``x``, the weights, ``a_l`` and ``s_l`` for every layer and ``delta_l`` for
-    ``l < L`` (each ``e_l`` becomes ``delta_l`` in place); ``delta_L = w * s_L`` is never
-    formed (``e_{L-1} = s_L (diag(w) W_L)``). Saved tensors are never modified in the
-    backward, so a retained graph can be differentiated twice; the backward reuses its own
-    buffers in place (for two hidden layers it allocates two ``(batch, width)`` buffers).
+    Inside, every ``(batch, width)`` quantity is held transposed, ``(width, batch)``
+    (``aT``, ``sT``, ...): the weight gradients contract over the batch, and a product
+    ``(width, batch) x (batch, width)`` then reads both operands in the layout oneDNN wants
+    (row-major ``(batch, width)`` operands would be copied transposed first, ~0.1 ms each).
+
+    Saved: ``x``, the weights, contiguous ``W_l^T`` for ``l > 1``, ``a_l`` and ``s_l`` for
+    every layer and ``delta_l`` for ``l < L`` (each ``e_l`` becomes ``delta_l`` in place);
+    ``delta_L = w * s_L`` is never formed (``e_{L-1} = s_L (diag(w) W_L)``). Saved tensors are
+    never modified in the backward, so a retained graph can be differentiated twice; the
+    backward works in place on the buffers its own products return. Products and ``tanh``
+    are :mod:`hamnets.hnn._kernels`' (oneDNN for the wide float32 products, numpy's
+    ``tanh``).
     """
 
     @staticmethod
@@ -76,25 +86,23 @@ class _TanhMLPInputGradient(torch.autograd.Function):
         weights, biases = params[0::2], params[1::2]
         n = len(weights)
         one = torch.ones((), dtype=x.dtype, device=x.device)
-        w1_cm = weights[0].t().contiguous().t()  # (width_1, dim), column-major: fast skinny mm
-        acts, slopes = [], []
-        a = x
+        w_t = [None] + [w.t().contiguous() for w in weights[1:]]  # W_l^T (w_{l-1}, w_l)
+        acts, slopes = [], []  # a_l^T, s_l^T: (width_l, batch)
+        a = x.t()  # (dim, batch)
         for w, b in zip(weights, biases, strict=True):
-            a = torch.mm(a, w.t()).add_(b).tanh_()  # (batch, width)
+            a = tanh_(matmul(w, a).add_(b[:, None]))  # z_l^T = W_l a_{l-1}^T + b_l
             acts.append(a)
             slopes.append(torch.addcmul(one, a, a, value=-1))  # s = 1 - a^2
-        scaled = weights[-1] * out_weight.t()  # diag(w) W_L (width_L, width_{L-1})
-        if n == 1:
-            scaled = scaled.t().contiguous().t()
+        scaled = (w_t[-1] if n > 1 else weights[-1].t()) * out_weight  # W_L^T diag(w)
         deltas = []
-        e = torch.mm(slopes[-1], scaled)  # e_{L-1} = delta_L W_L, (batch, width_{L-1})
+        e = matmul(scaled, slopes[-1])  # e_{L-1}^T = (delta_L W_L)^T, (width_{L-1}, batch)
         for layer in range(n - 2, -1, -1):  # 0-based: entry k is layer k + 1
             delta = e.mul_(slopes[layer])  # delta_l = e_l * s_l, in e's buffer
             deltas.insert(0, delta)
-            e = torch.mm(delta, weights[layer] if layer else w1_cm)  # e_{l-1}
-        ctx.save_for_backward(x, *params, w1_cm, *acts, *slopes, *deltas, out_weight)
+            e = matmul(w_t[layer] if layer else weights[0].t(), delta)  # e_{l-1}^T
+        ctx.save_for_backward(x, *params, *w_t[1:], *acts, *slopes, *deltas, out_weight)
         ctx.n_layers = n
-        return e  # e_0 = grad_x H, (batch, dim)
+        return e.t().contiguous()  # e_0 = grad_x H, (batch, dim)
 
     @staticmethod
     def backward(ctx, grad_g):  # noqa: D102
@@ -102,8 +110,9 @@ class _TanhMLPInputGradient(torch.autograd.Function):
         x, *saved = ctx.saved_tensors
         params, saved = saved[: 2 * n], saved[2 * n :]
         weights, biases = params[0::2], params[1::2]
-        w1_cm, acts, slopes = saved[0], saved[1 : 1 + n], saved[1 + n : 1 + 2 * n]
-        deltas, out_weight = saved[1 + 2 * n : 3 * n], saved[-1]
+        w_t, saved = [None, *saved[: n - 1]], saved[n - 1 :]
+        acts, slopes = saved[:n], saved[n : 2 * n]
+        deltas, out_weight = saved[2 * n : 3 * n - 1], saved[-1]
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph=True: differentiate a recorded recomputation
             inputs = [x, out_weight, *params]
@@ -116,47 +125,46 @@ class _TanhMLPInputGradient(torch.autograd.Function):
         # Up the gradient chain (e_{l-1} = delta_l W_l, delta_l = e_l * s_l), layer 1 to L:
         # d_bar_l = dLoss/ddelta_l = e_bar_{l-1} W_l^T, e_bar_l = d_bar_l * s_l. The path
         # through s_l = 1 - a_l^2 gives dLoss/dz_l the term u_l = -2 a_l d_bar_l delta_l.
-        grad_g = grad_g.contiguous()
-        e_bar = grad_g  # dLoss/de_0, (batch, dim)
+        w_col = out_weight.t()  # w as a column (width_L, 1)
+        g_rows = grad_g.t().contiguous()  # dLoss/de_0 transposed, (dim, batch)
+        e_bar = g_rows
         grad_w: list[torch.Tensor] = []  # entry 0 transposed, (dim, width_1)
-        e_bars: list[torch.Tensor] = []
         u: list[torch.Tensor | None] = [None] * n
         for layer in range(n):
             last = layer == n - 1
-            if layer == 0:  # e_bar^T delta_1, transposed: the fast layout for a skinny product
-                delta1 = slopes[0] * out_weight if last else deltas[0]
-                part = torch.mm(e_bar.t(), delta1)  # (dim, width_1)
+            if layer == 0:  # e_bar^T delta_1, transposed: (dim, batch) x (batch, width_1)
+                delta1 = slopes[0] * w_col if last else deltas[0]
+                part = matmul(g_rows, delta1.t())  # (dim, width_1)
             elif last:  # delta_L^T e_bar = diag(w) s_L^T e_bar
-                part = torch.mm(slopes[-1].t(), e_bar).mul_(out_weight.t())
+                part = matmul(slopes[-1], e_bar.t()).mul_(w_col)
             else:
-                part = torch.mm(deltas[layer].t(), e_bar)
+                part = matmul(deltas[layer], e_bar.t())
             grad_w.append(part)
-            d_bar = torch.mm(e_bar, weights[layer].t())  # (batch, width_l)
+            d_bar = matmul(weights[layer], e_bar)  # d_bar_l^T, (width_l, batch)
             if not last:
-                if layer > 0:  # (layer 1 recomputes its u from grad_g on the way down)
-                    u[layer] = torch.mul(d_bar, deltas[layer]).mul_(acts[layer]).mul_(-2.0)
+                u[layer] = torch.mul(d_bar, deltas[layer])  # u_l / (-2 a_l), finished below
+                if layer > 0:
+                    u[layer].mul_(acts[layer]).mul_(-2.0)
                 e_bar = d_bar.mul_(slopes[layer])
-                e_bars.append(e_bar)
         d_bar.mul_(slopes[-1])
-        grad_out_weight = d_bar.sum(0, keepdim=True)  # sum_b d_bar_L * s_L, (1, width_L)
-        z_bar = d_bar.mul_(acts[-1]).mul_(-2.0 * out_weight)  # u_L = dLoss/dz_L
+        grad_out_weight = d_bar.sum(1)[None]  # sum_b d_bar_L * s_L, (1, width_L)
+        z_bar = d_bar.mul_(acts[-1]).mul_(-2.0 * w_col)  # u_L = dLoss/dz_L
         # Down the forward pass (a_l = tanh z_l, z_l = a_{l-1} W_l^T + b_l), layer L to 1:
-        # z_bar_l = (z_bar_{l+1} W_{l+1}) * s_l + u_l, in e_bar_l's (now free) buffer.
-        grad_b = [z_bar.sum(0)]
+        # z_bar_l = (z_bar_{l+1} W_{l+1}) * s_l + u_l.
+        grad_b = [z_bar.sum(1)]
         for layer in range(n - 1, 0, -1):
-            grad_w[layer].addmm_(z_bar.t(), acts[layer - 1])
-            below = torch.mm(z_bar, weights[layer], out=e_bars[layer - 1])
+            addmm_(grad_w[layer], z_bar, acts[layer - 1].t())
+            below = matmul(w_t[layer], z_bar)  # (W_l^T z_bar_l^T), (width_{l-1}, batch)
             below.mul_(slopes[layer - 1])
-            if layer - 1 == 0:  # u_1 = -2 a_1 (grad_g W_1^T) delta_1, in z_bar's free buffer
-                spare = z_bar if z_bar.shape == below.shape else None  # equal widths
-                u1 = torch.mm(grad_g, weights[0].t(), out=spare).mul_(deltas[0])
-                below.addcmul_(u1, acts[0], value=-2.0)
+            if layer - 1 == 0:  # u_1 = -2 a_1 d_bar_1 delta_1, its last factor here
+                below.addcmul_(u[0], acts[0], value=-2.0)
             else:
                 below.add_(u[layer - 1])
             z_bar = below
-            grad_b.insert(0, z_bar.sum(0))
-        grad_w[0] = grad_w[0].addmm_(x.t(), z_bar).t()  # (width_1, dim)
-        grad_x = torch.mm(z_bar, w1_cm) if needs[0] else None  # (batch, dim)
+            grad_b.insert(0, z_bar.sum(1))
+        x_rows = x.t().contiguous()  # (dim, batch)
+        grad_w[0] = addmm_(grad_w[0], x_rows, z_bar.t()).t()  # (width_1, dim)
+        grad_x = matmul(weights[0].t(), z_bar).t() if needs[0] else None  # (batch, dim)
         grads = [grad_x, grad_out_weight]
         for w, b in zip(grad_w, grad_b, strict=True):
             grads += [w, b]
