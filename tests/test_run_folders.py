@@ -21,6 +21,11 @@ from hamnets.training import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1_runs"
+#: The fixtures' results were computed by hamnets 0.1.0 on another machine: float32 products
+#: differ in their last bits between CPUs (and MKL code paths), so the resumed runs equal them
+#: to float32 rounding accumulated over the run, not bit for bit. Bit-identical resume on one
+#: machine is tested by every Ctrl-C test.
+REL = 1e-6
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 
 
@@ -42,9 +47,11 @@ def test_a_classify_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_p
     folder = _copy("classify_v1", tmp_path)
     result = fit_classifier(None, RunOptions(resume=str(folder), plots=False))
     expected = EXPECTED["classify_v1"]
-    for key in ("train_accuracy", "test_accuracy", "final_loss", "epochs"):
+    for key in ("train_accuracy", "test_accuracy", "epochs"):
         assert result.metrics[key] == expected[key], key
-    assert [row["loss"] for row in result.history] == expected["loss_history"]
+    assert result.metrics["final_loss"] == pytest.approx(expected["final_loss"], rel=REL)
+    losses = [row["loss"] for row in result.history]
+    assert losses == pytest.approx(expected["loss_history"], rel=REL)
     assert RunDir(folder).load_checkpoint()["format"] == 2
 
 
@@ -222,13 +229,13 @@ def test_an_hnn_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_path,
     assert metrics["status"] == "finished"
     del metrics["status"]
     got, expected = without_times(metrics), without_times(EXPECTED["hnn_v1"])
-    # Training resumes exactly: the derivative errors of the trained networks are the 0.1.0
-    # run's to the last bit. The rollout metrics went through Tsit5's dense output, which is
-    # the method's own interpolant since 0.1.0's cubic Hermite (docs/integrate.md): equal to
-    # its interpolation error, about 1e-6 relative here.
+    # Training resumes to the 0.1.0 run's networks (to float32 rounding: REL, and the HNN
+    # nodes' kernels since issue 15). The rollout metrics went through Tsit5's dense output,
+    # which is the method's own interpolant since 0.1.0's cubic Hermite (docs/integrate.md):
+    # equal to its interpolation error, about 1e-6 relative here.
     for m, e in ((got, expected), (got["baseline"], expected["baseline"])):
         for key in ("train_derivative_mse", "test_derivative_mse"):
-            assert m[key] == e[key], key
+            assert m[key] == pytest.approx(e[key], rel=1e-5), key
     flat_got, flat_expected = _flatten(got), _flatten(expected)
     assert flat_got.keys() == flat_expected.keys()
     for key, value in flat_expected.items():
@@ -255,12 +262,14 @@ def test_an_images_folder_of_format_1_resumes_to_the_uninterrupted_result(tmp_pa
                "test_acc": "test_accuracy"}  # fmt: skip
     for key, value in expected.items():
         if key != "per_epoch":
-            assert metrics[renamed.get(key, key)] == value, key
+            want = value if isinstance(value, str) else pytest.approx(value, rel=REL)
+            assert metrics[renamed.get(key, key)] == want, key
     assert len(metrics["per_epoch"]) == len(expected["per_epoch"])
     for got, row in zip(metrics["per_epoch"], expected["per_epoch"], strict=True):
         for key, value in row.items():
-            assert got[renamed.get(key, key)] == value, key
-    assert metrics["final_loss"] == expected["per_epoch"][-1]["train_loss"]
+            assert got[renamed.get(key, key)] == pytest.approx(value, rel=REL), key
+    final = expected["per_epoch"][-1]["train_loss"]
+    assert metrics["final_loss"] == pytest.approx(final, rel=REL)
     assert RunDir(folder).load_checkpoint()["format"] == 2
 
 
