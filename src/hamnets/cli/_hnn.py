@@ -83,8 +83,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--energy",
-        help="port systems: full (an MLP of the whole state) or separable (T(p) + V(q), the "
-        "mechanical prior; default: the system's recipe)",
+        help="port systems: full (an MLP of the whole state), separable (T(p) + V(q), the "
+        "mechanical prior), quadratic or separable_quadratic (plus a learned quadratic form; "
+        "default: the system's recipe)",
     )
     p.add_argument("--hidden", type=_widths, help="hidden widths (default 200,200)")
     p.add_argument(

@@ -33,7 +33,7 @@ from ._port_registry import (
 )
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS, HNN_MODEL_NAMES, SYMMETRY_NAMES, build_hnn
 from ._separable import SeparableHamiltonianNN, TimeDependentSeparableHamiltonianNN
-from ._separable_energy import SeparableEnergy, TimeSeparableEnergy
+from ._separable_energy import QuadraticEnergy, SeparableEnergy, TimeSeparableEnergy
 from ._symmetric import SymmetricEnergy
 from ._time_energy import TimeEnergyMLP
 
@@ -52,6 +52,7 @@ __all__ = [
     "SymmetricEnergy",
     "SeparableEnergy",
     "TimeSeparableEnergy",
+    "QuadraticEnergy",
     "TimeEnergyMLP",
     "orthogonal_init",
     "xavier_init",

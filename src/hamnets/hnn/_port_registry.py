@@ -14,7 +14,7 @@ from ._mlp import EnergyMLP
 from ._port import PortHamiltonianNN
 from ._port_baseline import InputMLPField
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS
-from ._separable_energy import SeparableEnergy
+from ._separable_energy import QuadraticEnergy, SeparableEnergy
 from ._time_energy import TimeEnergyMLP
 
 __all__ = ["PORT_MODEL_NAMES", "DISSIPATION_NAMES", "INPUT_MATRIX_NAMES", "build_port_model"]
@@ -50,6 +50,7 @@ def build_port_model(
     dissipation_hidden: Sequence[int] = (32,),
     time: bool = False,
     separable: bool = False,
+    quadratic: bool = False,
     activation: str = "tanh",
     generator: torch.Generator | None = None,
 ) -> nn.Module:
@@ -70,6 +71,8 @@ def build_port_model(
             ``hnn`` stays an energy of ``x`` alone (the conservative model that ignores t).
         separable: the energy is ``T(p) + V(q)`` (:class:`SeparableEnergy`, with ``time``
             ``T(p) + V(t, q)``), for ``port`` and ``hnn``: the mechanical prior.
+        quadratic: add a learned positive semi-definite quadratic form to an energy of ``x``
+            (:class:`QuadraticEnergy`, the harmonic prior for where the data end).
         activation: the hidden layers' activation of the energy and the baseline, one of
             :data:`hamnets.hnn.ACTIVATION_NAMES`.
         generator: the initialisation's only source of randomness (energy first).
@@ -100,6 +103,10 @@ def build_port_model(
         return EnergyMLP(width, tuple(hidden), activation=act, generator=generator)
 
     energy = SeparableEnergy(net(False), net(time)) if separable else net(time)
+    if quadratic:
+        if time:
+            raise ValueError("quadratic=True adds a form of x; it takes no time-dependent energy.")
+        energy = QuadraticEnergy(energy)
     if name == "hnn":
         g = FixedInputMatrix(torch.zeros(dim, inputs)) if inputs else None
         return PortHamiltonianNN(energy, None, g, inputs)

@@ -71,3 +71,35 @@ class TimeSeparableEnergy(SeparableEnergy):
 
 def _scalar(out: torch.Tensor) -> torch.Tensor:
     return out.squeeze(-1) if out.ndim == 2 and out.shape[-1] == 1 else out
+
+
+class QuadraticEnergy(nn.Module):
+    """A network plus a learned positive semi-definite quadratic form:
+    ``H(x) = net(x) + |L^T x|^2 / 2`` with ``L`` ``(2n, 2n)`` (starting at ``0.1 I``).
+
+    The harmonic approximation as a prior for how the energy grows where the data end: a tanh
+    network's output saturates away from the states it was fitted on (its forces fade to
+    zero), while the quadratic term keeps the restoring forces of a spring-like system. Inside
+    the data the network corrects it freely.
+
+    Args:
+        net: the energy network ``(batch, 2n)`` -> ``(batch,)`` (its ``in_features`` is ``2n``).
+
+    Attributes:
+        in_features: ``2n``.
+        quadratic_factor: ``L``.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        dim = getattr(net, "in_features", None)
+        if not isinstance(dim, int) or takes_time(net, "the energy"):
+            raise ValueError("QuadraticEnergy needs an energy network of x with in_features.")
+        self.net, self.in_features = net, dim
+        # 0.1 I: at L = 0 the form's gradient in L vanishes (x x^T L), it would never move
+        self.quadratic_factor = nn.Parameter(0.1 * torch.eye(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``net(x) + |L^T x|^2 / 2``: ``(batch, 2n)`` -> ``(batch,)``."""
+        quad = 0.5 * (x @ self.quadratic_factor.to(x.dtype)).pow(2).sum(-1)  # (batch,)
+        return _scalar(self.net(x)) + quad

@@ -28,7 +28,7 @@ MODEL_NAMES = (*HNN_MODEL_NAMES, "port")
 #: the models of a port system (:func:`hamnets.hnn.build_port_model`)
 PORT_MODELS = ("port", "hnn", "baseline")
 #: the forms of a port model's energy
-ENERGY_NAMES = ("full", "separable")
+ENERGY_NAMES = ("full", "separable", "quadratic", "separable_quadratic")
 AUTO = "auto"
 #: the smallest relative tolerance float32 states can resolve: 4 machine epsilons (below it
 #: the error estimate is rounding noise and the step size collapses).
@@ -84,9 +84,12 @@ class HNNConfig(RunConfig):
         structure_lr: Adam learning rate of a port model's dissipation and input matrix
             (their few parameters must travel to values of order one, at about ``lr`` per
             step under Adam); follows the same schedule. Port systems only.
-        energy: a port system's learned energy: ``full`` (an MLP of the whole state) or
+        energy: a port system's learned energy: ``full`` (an MLP of the whole state),
             ``separable`` (``T(p) + V(q)``, ``V(t, q)`` for a time-dependent system: the
-            mechanical prior, each network on half the state). Port systems only.
+            mechanical prior, each network on half the state), ``quadratic`` or
+            ``separable_quadratic`` (either plus a learned positive semi-definite quadratic
+            form, :class:`hamnets.hnn.QuadraticEnergy`; energies of ``x`` only). Port
+            systems only.
         batch_size: pairs per step; 0 uses the whole training set every step.
         hidden: hidden widths of the networks.
         activation: the hidden layers' activation of every network (``tanh``, ``relu``,
@@ -240,6 +243,11 @@ class HNNConfig(RunConfig):
             raise ValueError(
                 f"--model port needs a port-Hamiltonian system ({ports}); {self.system} is "
                 "conservative (use --model hnn)."
+            )
+        if port and self.energy.endswith("quadratic") and SYSTEMS[self.system].truth().explicit_time:
+            raise ValueError(
+                f"--energy {self.energy} adds a quadratic form to an energy of x; the "
+                f"{self.system} energy depends on t (use full or separable)."
             )
         if port and self.symmetry != "none":
             raise ValueError(f"--symmetry does not apply to the port system {self.system}.")

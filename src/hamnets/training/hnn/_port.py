@@ -54,7 +54,8 @@ class PortPairs(nn.Module):
         structure, rest = [], []
         for name, p in self.model.named_parameters():
             part = name.split(".")[0]
-            (structure if part in ("dissipation", "input_map") else rest).append(p)
+            is_structure = part in ("dissipation", "input_map") or "quadratic_factor" in name
+            (structure if is_structure else rest).append(p)
         groups = [{"params": rest, "lr": lr}]
         if structure:
             groups.append({"params": structure, "lr": structure_lr})
@@ -115,7 +116,8 @@ def build_port_networks(config: HNNConfig, generator: torch.Generator) -> dict[s
     def build(name: str) -> PortPairs:
         net = build_port_model(
             name, dim, m, config.hidden, time=truth.explicit_time,
-            separable=config.energy == "separable", activation=config.activation,
+            separable=config.energy.startswith("separable"),
+            quadratic=config.energy.endswith("quadratic"), activation=config.activation,
             generator=generator,
         )  # fmt: skip
         return PortPairs(net)
