@@ -244,7 +244,8 @@ class HNNConfig(RunConfig):
                 f"--model port needs a port-Hamiltonian system ({ports}); {self.system} is "
                 "conservative (use --model hnn)."
             )
-        if port and self.energy.endswith("quadratic") and SYSTEMS[self.system].truth().explicit_time:
+        timed = port and SYSTEMS[self.system].truth().explicit_time
+        if timed and self.energy.endswith("quadratic"):
             raise ValueError(
                 f"--energy {self.energy} adds a quadratic form to an energy of x; the "
                 f"{self.system} energy depends on t (use full or separable)."
