@@ -209,3 +209,21 @@ def test_time_features_make_one_energy_per_row_time() -> None:
         assert energy.net.in_features == 2 + (2 * k if k else 1)
     with pytest.raises(ValueError, match="one per sample"):
         energy(torch.zeros(3), x)
+
+
+def test_quadratic_energy_adds_a_psd_form_that_learning_can_move() -> None:
+    from hamnets.hnn import QuadraticEnergy
+
+    g = torch.Generator().manual_seed(5)
+    net = EnergyMLP(2, (8,), generator=g).double()
+    energy = QuadraticEnergy(net).double()
+    x = torch.randn(6, 2, generator=g, dtype=F64)
+    lf = energy.quadratic_factor
+    torch.testing.assert_close(energy(x), net(x) + 0.5 * ((x @ lf) ** 2).sum(-1))
+    assert bool((energy(x) - net(x) >= 0).all())  # the form is PSD
+    energy(x).sum().backward()
+    assert float(lf.grad.abs().sum()) > 0  # not stuck at a saddle
+    with pytest.raises(ValueError, match="no time-dependent energy"):
+        build_port_model("port", 2, 0, (8,), time=True, quadratic=True)
+    with pytest.raises(ValueError, match="depends on t"):
+        HNNConfig(system="parametric_spring", model="port", energy="quadratic")
