@@ -33,7 +33,7 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
-	$(BIN)/python -m pytest -q -m "" $(ARGS)
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
