@@ -93,12 +93,18 @@ def ms1_classifier_flops(channels: int = 8, layers: int = 4, pixels: int = 784) 
 
 # -- the activation ---------------------------------------------------------------------------
 def bench_tanh(repeats: int = 31) -> dict:
-    """``torch.tanh`` against ``2 sigmoid(2x) - 1`` on the MNIST model's half-states (4 x
-    78400 numbers), and the latter's error at small arguments (where it loses every digit)."""
+    """``torch.tanh`` against ``2 sigmoid(2x) - 1`` and numpy's ``tanh`` (what the fused
+    layers use, :func:`hamnets._kernels.tanh_`, in place) on the MNIST model's half-states (4 x
+    78400 numbers), and the sigmoid form's error at small arguments (where it loses every
+    digit)."""
+    from hamnets._kernels import tanh_
+
     x = torch.randn(4, BATCH * 784)
+    buf = torch.empty_like(x)
     candidates = {
         "torch.tanh": lambda: torch.tanh(x),
         "2 sigmoid(2x) - 1": lambda: torch.sigmoid(2 * x).mul_(2).sub_(1),
+        "numpy tanh (in place)": lambda: tanh_(buf.copy_(x)),
     }
     times: dict[str, list[float]] = {k: [] for k in candidates}
     for _ in range(repeats):
@@ -321,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"tanh on {a['numbers']} numbers: torch.tanh {a['torch.tanh']['ms']} ms, "
             f"2 sigmoid(2x) - 1 {a['2 sigmoid(2x) - 1']['ms']} ms (and "
-            f"{a['sigmoid_form_at_1e-8']:g} at x = 1e-8); load {a['load']}"
+            f"{a['sigmoid_form_at_1e-8']:g} at x = 1e-8), numpy's tanh in place "
+            f"{a['numpy tanh (in place)']['ms']} ms; load {a['load']}"
         )
         m = result["mnist"] = bench_mnist(args.reference_dir, args.repeats, args.steps, args.data)
         for name in ("ours", "ours_unfused", "reference"):

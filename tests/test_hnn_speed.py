@@ -1,6 +1,6 @@
 """The fast paths of the HNN and its MLP baseline compute what the plain ones compute.
 
-``hamnets.hnn._kernels`` (oneDNN products, numpy's tanh) against float64 and torch; the
+``hamnets._kernels`` (oneDNN products, numpy's tanh) against float64 and torch; the
 energy's input-gradient node and the baseline's forward node against autograd through the
 plain operations, in float32 at the spring's sizes (the widths where oneDNN is used) and in
 float64 with gradcheck/gradgradcheck. Timing is in benchmarks/hnn_speed.py, not here.
@@ -13,9 +13,9 @@ import copy
 import pytest
 import torch
 
+from hamnets._kernels import addmm_, linear, matmul, tanh_
 from hamnets.cli._common import keep_freed_memory
 from hamnets.hnn import EnergyMLP, MLPField
-from hamnets.hnn._kernels import addmm_, linear, matmul, tanh_
 from hamnets.hnn._tanh_forward import tanh_mlp
 from hamnets.hnn._tanh_gradient import _composite, tanh_mlp_input_gradient
 

@@ -8,8 +8,10 @@ allocated memory (a new ``(d, N)`` tensor of a few MB is page-faulted in on ever
 the functions write into buffers the caller owns (the fused node reuses them from step to
 step): ``out`` receives the new half-state and ``s`` the activation ``tanh(a)``, which the
 backward reads (``tanh' = 1 - s^2``) instead of recomputing the product; ``t``, ``u`` are
-workspaces. The backward functions never write into ``s`` (a graph kept with
-``retain_graph`` can be differentiated again).
+workspaces. ``tanh`` is :func:`hamnets._kernels.tanh_` (numpy's SIMD loop on a CPU: about
+9x faster than ``torch.tanh`` on the per-pixel stacks, within 1.4 ulp). The backward
+functions never write into ``s`` (a graph kept with ``retain_graph`` can be differentiated
+again).
 
 * :func:`shear` ``x_to' = x_to + M tanh(Wt x_from + b)`` (H1, H2, MS3: the Hamiltonian
   form ``J K tanh(K^T y + b)``; the step size and sign are folded into ``M = +-h J K``);
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import torch
 
+from .._kernels import tanh_
+
 Tensor = torch.Tensor
 
 
@@ -38,7 +42,7 @@ def shear(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``Wt (d_a, d_from)``, ``b (d_a, 1)``,
     ``M (d_to, d_a)``, ``out (d_to, N)``, ``s (d_a, N)``.
     """
-    torch.addmm(b, Wt, x_from, out=s).tanh_()  # (d_a, N)
+    tanh_(torch.addmm(b, Wt, x_from, out=s))  # (d_a, N)
     torch.addmm(x_to, M, s, out=out)  # (d_to, N)
 
 
@@ -73,7 +77,7 @@ def residual(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``A (d_to, d_from)``, ``b (d_to, 1)``,
     ``out (d_to, N)``, ``s (d_to, N)``.
     """
-    torch.addmm(b, A, x_from, out=s).tanh_()  # (d_to, N)
+    tanh_(torch.addmm(b, A, x_from, out=s))  # (d_to, N)
     torch.add(x_to, s, alpha=h, out=out)
 
 

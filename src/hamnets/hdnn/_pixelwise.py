@@ -48,20 +48,20 @@ class PixelwiseHDNN(nn.Module):
         return y.reshape(b, h, w, c)  # (B, H, W, C)
 
     def forward_planes(self, x: torch.Tensor) -> torch.Tensor:
-        """The H-DNN at every pixel of channel planes: ``(C, B, H, W) -> (C, B, H, W)``.
+        """The H-DNN at every pixel of channel planes: ``(C, d1, d2, d3) -> (C, d1, d2, d3)``
+        (the image classifier's ``(C, H, W, B)``; any order of the pixel axes).
 
-        Each channel is one contiguous plane of all ``B * H * W`` pixels, so a layer's product
+        Each channel is one contiguous plane of all ``d1 * d2 * d3`` pixels, so a layer's product
         is one wide ``(C, C) @ (C, B * H * W)`` product (the fastest layout on a CPU for the
         small ``C`` of these models).
         """
         if x.dim() != 4 or x.shape[0] != self.hdnn.nf:
             raise ValueError(
-                f"PixelwiseHDNN.forward_planes expects ({self.hdnn.nf}, batch, H, W), "
+                f"PixelwiseHDNN.forward_planes expects ({self.hdnn.nf}, H, W, batch), "
                 f"got {tuple(x.shape)}."
             )
-        c, b, h, w = x.shape
-        y = self.hdnn.forward_channels_first(x.reshape(c, b * h * w))  # (C, B*H*W)
-        return y.view(c, b, h, w)
+        y = self.hdnn.forward_channels_first(x.reshape(x.shape[0], -1))  # (C, pixels)
+        return y.view(x.shape)
 
     @staticmethod
     def channels_first(y: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ The network is ``y = a_L W_o^T + b_o`` with ``a_l = tanh(z_l)``, ``z_l = a_{l-1}
 It computes what ``nn.Sequential(Linear, Tanh, ..., Linear)`` computes, in the same three
 ``(batch, n) x (n, n)`` products per hidden ``n x n`` layer and step, but without autograd's
 per-operation bookkeeping, with ``tanh`` through numpy and the wide float32 products through
-oneDNN (:mod:`hamnets.hnn._kernels`). The MLP baseline of ``hamnets hnn`` trains through it.
+oneDNN (:mod:`hamnets._kernels`). The MLP baseline of ``hamnets hnn`` trains through it.
 
 Higher derivatives stay exact: when the backward itself is recorded (``create_graph=True``)
 it recomputes ``y`` from ordinary differentiable operations and differentiates those; under
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._kernels import linear, matmul, tanh_
+from .._kernels import linear, matmul, tanh_
 from ._tanh_gradient import _functorch_active
 
 

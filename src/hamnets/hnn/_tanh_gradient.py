@@ -14,7 +14,7 @@ plain MLP step, which is the floor for an exact Hessian-vector product. Everythi
 elementwise and done in place where the buffer is the node's own; ``tanh`` is evaluated once
 per layer. The node holds its ``(batch, width)`` quantities transposed, so that the wide
 products read contiguous operands, and the skinny ones (with ``W_1``) use the layouts MKL is
-fast at; the products and ``tanh`` are :mod:`hamnets.hnn._kernels`'.
+fast at; the products and ``tanh`` are :mod:`hamnets._kernels`'.
 
 Higher derivatives stay exact: when the backward itself is recorded (``create_graph=True``,
 ``gradgradcheck``, a Hessian of the field) it recomputes ``g`` from ordinary differentiable
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._kernels import addmm_, linear, matmul, tanh_
+from .._kernels import addmm_, linear, matmul, tanh_
 
 
 def _composite(
@@ -77,7 +77,7 @@ class _TanhMLPInputGradient(torch.autograd.Function):
     ``delta_L = w * s_L`` is never formed (``e_{L-1} = s_L (diag(w) W_L)``). Saved tensors are
     never modified in the backward, so a retained graph can be differentiated twice; the
     backward works in place on the buffers its own products return. Products and ``tanh``
-    are :mod:`hamnets.hnn._kernels`' (oneDNN for the wide float32 products, numpy's
+    are :mod:`hamnets._kernels`' (oneDNN for the wide float32 products, numpy's
     ``tanh``).
     """
 

@@ -38,12 +38,13 @@ class HDNNImageClassifier(nn.Module):
         generator: for the H-DNN's N(0, 1) weights and the convolution / linear init.
         stages: blocks of convolution + H-DNN (1: the papers' model).
 
-        fused: compute channels first (the activations as ``(C, B, H, W)`` planes: the
-            convolution as one ``(C_out, 9 C_in) @ (9 C_in, B H W)`` product, the H-DNN as one
-            fused autograd node, the linear map as per-channel products), the fast path on a
-            CPU; ``False`` (the default, until the recorded MNIST figures are re-run with the
-            fused path) runs the plain modules layer by layer. Both compute the same function
-            of the same parameters, equal to float rounding.
+        fused: compute channels first (the activations as ``(C, H, W, B)`` planes: the
+            convolution as one ``(C_out, 9 C_in) @ (9 C_in, H W B)`` product, the H-DNN as one
+            fused autograd node, the linear map as one product with a view of the planes), the
+            fast path on a CPU; ``False`` (the default, until the recorded MNIST figures are
+            re-run with the fused path) runs the plain modules layer by layer. Both compute
+            the same function of the same parameters, equal to float rounding
+            (``tests/test_hdnn_fused.py``).
 
     Shapes:
         input ``(B, 1, H, W)`` float; output logits ``(B, K)``.
@@ -126,18 +127,21 @@ class HDNNImageClassifier(nn.Module):
         return self.fc(y.flatten(1))  # (B, C*H*W) -> (B, K)
 
     def _forward_planes(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` with the activations kept as channel planes ``(C, B, H, W)``."""
-        y = _conv3x3_planes(x.transpose(0, 1), self.conv)  # (C, B, H, W)
+        """:meth:`forward` with the activations kept as channel planes ``(C, H, W, B)``, the
+        batch innermost: the read-out is then one product with a view of them."""
+        y = _conv3x3_planes(x.permute(1, 2, 3, 0), self.conv)  # (C, H, W, B)
         y = self.hamiltonian.forward_planes(y)
         for block in self.more:
-            y = F.avg_pool2d(y, 2)  # (C, B, H/2, W/2): pools each plane
+            y = _avg_pool2_planes(y)  # (C, H/2, W/2, B)
             y = block.hamiltonian.forward_planes(_conv3x3_planes(y, block.conv))  # (2C, ...)
-        c, b, h, w = y.shape
-        # fc reads pixel-major features (h, w, c); take its weight per channel instead of
-        # copying the activations: logits = sum_c y_c (B, HW) @ W_c (HW, K) + bias.
-        weight = self.fc.weight.view(-1, h * w, c).permute(2, 1, 0).contiguous()  # (C, HW, K)
-        per_channel = torch.bmm(y.view(c, b, h * w), weight)  # (C, B, K)
-        return _FlushSubnormalGradient.apply(per_channel.sum(0) + self.fc.bias)  # (B, K)
+        c, h, w, b = y.shape
+        # fc reads pixel-major features (h, w, c); reorder its weight (K x C H W numbers) to the
+        # planes' (c, h, w) rows instead of copying the activations: logits^T = W' Y + bias,
+        # with Y the planes as a (C H W, B) view (a copy only where the layers returned a
+        # transposed result).
+        weight = self.fc.weight.view(-1, h * w, c).transpose(1, 2).reshape(-1, c * h * w)
+        logits_t = torch.addmm(self.fc.bias.unsqueeze(1), weight, y.reshape(c * h * w, b))
+        return _FlushSubnormalGradient.apply(logits_t.t())  # (B, K)
 
     def regularizer(self, alpha: float) -> torch.Tensor:
         """The smoothness regulariser of the H-DNNs' weights across layers (summed over
@@ -169,13 +173,19 @@ class _FlushSubnormalGradient(torch.autograd.Function):
 
 
 def _conv3x3_planes(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv`` (3x3, stride 1, padding 1) on channel planes: ``(C_in, B, H, W) -> (C_out, B,
-    H, W)``, as one ``(C_out, 9 C_in) @ (9 C_in, B H W)`` product of the weight with the nine
+    """``conv`` (3x3, stride 1, padding 1) on channel planes: ``(C_in, H, W, B) -> (C_out, H,
+    W, B)``, as one ``(C_out, 9 C_in) @ (9 C_in, H W B)`` product of the weight with the nine
     shifted copies of the zero-padded input (cross-correlation, as ``nn.Conv2d``)."""
-    c_in, b, h, w = x.shape
-    padded = F.pad(x, (1, 1, 1, 1))  # (C_in, B, H+2, W+2)
-    shifts = [padded[:, :, i : i + h, j : j + w] for i in range(3) for j in range(3)]
-    cols = torch.stack(shifts, 1).view(c_in * 9, b * h * w)  # rows (c, 3 i + j), like the weight
+    c_in, h, w, b = x.shape
+    padded = F.pad(x, (0, 0, 1, 1, 1, 1))  # (C_in, H+2, W+2, B)
+    shifts = [padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    cols = torch.stack(shifts, 1).view(c_in * 9, h * w * b)  # rows (c, 3 i + j), like the weight
     weight = conv.weight.view(conv.out_channels, c_in * 9)  # (C_out, 9 C_in)
-    out = torch.addmm(conv.bias.unsqueeze(1), weight, cols)  # (C_out, B*H*W)
-    return out.view(conv.out_channels, b, h, w)
+    out = torch.addmm(conv.bias.unsqueeze(1), weight, cols)  # (C_out, H*W*B)
+    return out.view(conv.out_channels, h, w, b)
+
+
+def _avg_pool2_planes(y: torch.Tensor) -> torch.Tensor:
+    """2x2 average pooling of channel planes: ``(C, H, W, B) -> (C, H/2, W/2, B)``."""
+    c, h, w, b = y.shape
+    return y.reshape(c, h // 2, 2, w // 2, 2, b).mean((2, 4))

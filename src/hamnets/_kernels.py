@@ -1,4 +1,5 @@
-"""The two CPU kernels the tanh-MLP nodes spend their time in: matrix products and ``tanh``.
+"""The CPU kernels the tanh nodes spend their time in (the HNN energies, the fused H-DNN
+layers): matrix products and ``tanh``.
 
 Both are chosen for speed at float32 rounding, never for a different result:
 
