@@ -268,3 +268,18 @@ def test_the_logits_gradient_has_its_subnormal_entries_flushed():
     grad = torch.tensor([1e-40, -1e-39, 1e-30, -2.0])  # two subnormal, two normal
     _FlushSubnormalGradient.apply(x).backward(grad)
     assert x.grad.tolist() == [0.0, 0.0, grad[2].item(), -2.0]
+
+
+def test_classifier_default_runs_the_planes_on_a_cpu():
+    """``fused=None`` (the default) takes the fused planes on a CPU input: the same numbers as
+    ``fused=True``, bit for bit, and the plain modules' to float32 rounding."""
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    outs = {}
+    for fused in (None, True, False):
+        model = HDNNImageClassifier(
+            "MS1", 4, 0.4, generator=torch.Generator().manual_seed(0), fused=fused
+        )
+        outs[fused] = model(x)
+        assert model.hdnn.fused is (fused is not False)
+    assert torch.equal(outs[None], outs[True])
+    assert _rel(outs[None], outs[False]) < 1e-5

@@ -67,6 +67,17 @@ def test_the_model_asked_for_is_the_one_built(name):
     assert model.hdnn.nf == 8
 
 
+def test_fused_setting_picks_the_classifier_path():
+    """The default runs the fused planes on a CPU (``fused=None``: decided per input device);
+    ``fused=False`` (``--no-fused``) the plain modules everywhere."""
+    gen = torch.Generator().manual_seed(0)
+    assert build_image_model(ImageConfig(model="MS1"), (28, 28), 10, gen).fused is None
+    plain = build_image_model(ImageConfig(model="MS1", fused=False), (28, 28), 10, gen)
+    assert plain.fused is False
+    plain(torch.randn(2, 1, 28, 28, generator=gen))
+    assert plain.hdnn.fused is False
+
+
 def test_classifier_architecture_and_shapes():
     model = HDNNImageClassifier("H1_J1", 2, 0.5, generator=torch.Generator().manual_seed(0))
     assert tuple(model.conv.weight.shape) == (8, 1, 3, 3)
@@ -152,7 +163,7 @@ def test_config_has_the_vocabulary_of_classify_and_reads_old_names():
     assert (cfg.layers, cfg.nf, cfg.epochs) == (3, 4, 2)
     assert ImageConfig.from_dict(cfg.to_dict()) == cfg
     assert {"layers", "nf", "format"} <= set(cfg.to_dict()) and "n_layers" not in cfg.to_dict()
-    assert ImageConfig.free_fields() == {"device", "data_dir", "download"}
+    assert ImageConfig.free_fields() == {"device", "data_dir", "download", "fused"}
     with pytest.raises(ConfigError, match="layers: expected an integer"):
         ImageConfig.from_dict({"layers": "four"})
     with pytest.raises(ConfigError, match="nf must be > 0"):

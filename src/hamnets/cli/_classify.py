@@ -148,6 +148,13 @@ def add(sub: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         help="fetch the data set when it is not cached (default: yes)",
     )
+    g.add_argument(
+        "--fused",
+        action=argparse.BooleanOptionalAction,
+        help="on a CPU, the H-DNN as one fused node on channel planes (default: yes; "
+        "--no-fused: the plain layer loop, as the figures recorded before it; the same "
+        "function to float rounding)",
+    )
     p.set_defaults(func=run)
 
 

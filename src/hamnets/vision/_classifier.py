@@ -41,10 +41,11 @@ class HDNNImageClassifier(nn.Module):
         fused: compute channels first (the activations as ``(C, H, W, B)`` planes: the
             convolution as one ``(C_out, 9 C_in) @ (9 C_in, H W B)`` product, the H-DNN as one
             fused autograd node, the linear map as one product with a view of the planes), the
-            fast path on a CPU; ``False`` (the default, until the recorded MNIST figures are
-            re-run with the fused path) runs the plain modules layer by layer. Both compute
-            the same function of the same parameters, equal to float rounding
-            (``tests/test_hdnn_fused.py``).
+            fast path on a CPU; ``False`` runs the plain modules layer by layer; ``None`` (the
+            default) the planes on a CPU and the plain modules elsewhere (on CUDA, where the
+            recorded figures were made with them), decided at each call from the input's
+            device. Both compute the same function of the same parameters, equal to float
+            rounding (``tests/test_hdnn_fused.py``).
 
     Shapes:
         input ``(B, 1, H, W)`` float; output logits ``(B, K)``.
@@ -61,7 +62,7 @@ class HDNNImageClassifier(nn.Module):
         n_classes: int = 10,
         generator: torch.Generator | None = None,
         stages: int = 1,
-        fused: bool = False,
+        fused: bool | None = None,
     ) -> None:
         super().__init__()
         if model not in MODEL_NAMES:
@@ -95,9 +96,7 @@ class HDNNImageClassifier(nn.Module):
             self.more.append(block)
         n_features = width * (self.image_size[0] // scale) * (self.image_size[1] // scale)
         self.fc = nn.Linear(n_features, n_classes)
-        self.fused = bool(fused)
-        for pixelwise in (self.hamiltonian, *(block.hamiltonian for block in self.more)):
-            pixelwise.hdnn.fused = self.fused
+        self.fused = None if fused is None else bool(fused)
         if generator is not None:  # reproducible default-style init without global state
             convs = [self.conv, *(block.conv for block in self.more)]
             for layer in (*convs, self.fc):
@@ -117,7 +116,10 @@ class HDNNImageClassifier(nn.Module):
                 f"expected images of shape (batch, 1, {self.image_size[0]}, "
                 f"{self.image_size[1]}), got {tuple(x.shape)}."
             )
-        if self.fused:
+        fused = x.device.type == "cpu" if self.fused is None else self.fused
+        for pixelwise in (self.hamiltonian, *(block.hamiltonian for block in self.more)):
+            pixelwise.hdnn.fused = fused
+        if fused:
             return self._forward_planes(x)
         y = self.conv(x)  # (B, C, H, W)
         y = self.hamiltonian(y)  # (B, H, W, C)

@@ -60,6 +60,11 @@ class ImageConfig(RunConfig):
         data_dir: a folder with the four IDX files to take instead of the cache's (a resumed
             run may change it: the files are md5-checked, so the data cannot change).
         download: may fetch the data set from the network when it is not cached (free too).
+        fused: on a CPU, run the classifier on channel planes with the H-DNN as one fused
+            node (:class:`~hamnets.vision.HDNNImageClassifier`, ``fused=None``); False runs
+            the plain modules layer by layer on every device. The same function to float
+            rounding, so a resumed run may change it (free); the MNIST figures recorded
+            before the fused path became the default were made with False.
     """
 
     KIND: ClassVar[str] = "images"
@@ -83,6 +88,7 @@ class ImageConfig(RunConfig):
     device: str = free("cpu")
     data_dir: str | None = free(None)
     download: bool = free(True)
+    fused: bool = free(True)
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:

@@ -83,6 +83,7 @@ def build_image_model(
         n_classes=n_classes,
         generator=generator,
         stages=config.stages,
+        fused=None if config.fused else False,
     )
 
 
