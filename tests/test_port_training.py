@@ -167,7 +167,11 @@ def test_cli_port_run_writes_the_metrics_and_the_energy_balance(tmp_path, capsys
         (["--system", "spring", "--model", "port"], "needs a port-Hamiltonian system"),
         (["--system", "damped_spring", "--model", "separable"], "does not apply"),
         (["--system", "forced_pendulum", "--model", "port", "--symmetry", "even"],
-         "--symmetry does not apply"),
+         "--symmetry even does not apply"),
+        (["--system", "forced_pendulum", "--model", "port", "--symmetry", "periodic",
+          "--energy", "separable_quadratic"], "or --symmetry none"),
+        (["--system", "forced_pendulum", "--model", "baseline", "--symmetry", "periodic"],
+         "the baseline has none"),
     ],
 )  # fmt: skip
 def test_cli_refuses_combinations_that_do_not_apply(tmp_path, capsys, flags, message) -> None:
@@ -175,7 +179,7 @@ def test_cli_refuses_combinations_that_do_not_apply(tmp_path, capsys, flags, mes
         main(["hnn", *flags, "--out", str(tmp_path / "r")])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 

@@ -108,8 +108,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--symmetry",
-        help="none (default), even or time_reversal: make the learned H exactly invariant "
-        "under x -> -x or p -> -p (a prior about the system; hnn and separable models)",
+        help="none (default), even, time_reversal or periodic: make the learned H exactly "
+        "invariant under x -> -x, p -> -p or q -> q + 2 pi (periodic: the positions are "
+        "angles, H reads cos q, sin q; a prior about the system; hnn and separable models, "
+        "and periodic for port systems)",
     )
     p.add_argument(
         "--solver",
