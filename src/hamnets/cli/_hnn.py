@@ -185,13 +185,14 @@ def _fill(settings: dict[str, Any]) -> dict[str, Any]:
     if settings.get("system") == "tutorial":
         settings.setdefault("steps", 1000)
         settings.setdefault("batch_size", 256)
-    from ..training.hnn import SYSTEMS
+    from ..training.hnn import SYSTEMS, HNNConfig
 
     entry = SYSTEMS.get(settings.get("system", "spring"))
     for name in ("structure_lr", "energy"):
         if name in settings and entry is not None and not entry.port:
             raise UsageError(f"{flag(name)} applies to the port systems only; drop it.")
-    for name, value in (entry.defaults if entry is not None else {}).items():
+    model = settings.get("model", HNNConfig.model)
+    for name, value in (entry.recipe(model) if entry is not None else {}).items():
         settings.setdefault(name, value)  # a port system's recipe
     return settings
 

@@ -227,11 +227,13 @@ class HNNConfig(RunConfig):
 
     @classmethod
     def recipe(cls, **settings: object) -> HNNConfig:
-        """A configuration with the chosen system's recipe (``SYSTEMS[system].defaults``) in
-        place of the generic defaults; the values in ``settings`` win."""
+        """A configuration with the chosen system's recipe (``SYSTEMS[system].recipe(model)``:
+        its defaults that apply to the model) in place of the generic defaults; the values in
+        ``settings`` win."""
         system = settings.get("system", cls.system)
         entry = SYSTEMS.get(system) if isinstance(system, str) else None
-        merged = {**(dict(entry.defaults) if entry is not None else {}), **settings}
+        model = settings.get("model", cls.model)
+        merged = {**(entry.recipe(str(model)) if entry is not None else {}), **settings}
         return cls(**merged)  # type: ignore[arg-type]
 
     def _check_port(self) -> None:
