@@ -358,3 +358,118 @@ def test_cli_symmetry_builds_symmetric_models(tmp_path):
         assert json.loads((out / "config.json").read_text())["symmetry"] == "even"
         state = torch.load(out / "checkpoint.pt", weights_only=True)["task"]["model"]
         assert any(k.endswith("signs") for k in state)
+
+
+def _shift_by_turns(x, angles, g):
+    """``x`` with each of its first ``angles`` coordinates moved by ``2 pi k``, ``k`` in
+    ``-3..3`` (not all zero)."""
+    k = torch.randint(-3, 4, (x.shape[0], angles), generator=g).to(x.dtype)
+    k[k.abs().sum(1) == 0, 0] = 1.0
+    shift = torch.zeros_like(x)
+    shift[:, :angles] = 2 * torch.pi * k
+    return x + shift
+
+
+@pytest.mark.parametrize("name", ["hnn", "separable"])
+@pytest.mark.parametrize("dim", [2, 4])
+def test_periodic_energy_is_2pi_periodic_in_every_position(name, dim):
+    from hamnets.hnn import PeriodicEnergy, build_hnn
+
+    g = torch.Generator().manual_seed(12)
+    model = build_hnn(name, dim, (16, 16), symmetry="periodic", generator=g).double()
+    x = 3 * torch.randn(8, dim, generator=g, dtype=F64)
+    shifted = _shift_by_turns(x, dim // 2, g)
+    # equal to rounding: cos and sin of q + 2 pi k, |q + 2 pi k| < 30, differ by a few ulps
+    torch.testing.assert_close(model.hamiltonian(shifted), model.hamiltonian(x), rtol=0, atol=1e-13)
+    torch.testing.assert_close(model(shifted), model(x), rtol=0, atol=1e-12)
+    # the energy reads (cos q, sin q, p): H by hand from the network that reads them
+    n = dim // 2
+    if name == "hnn":
+        energy = model.energy
+        assert isinstance(energy, PeriodicEnergy) and energy.energy.in_features == dim + n
+        q, p = x[:, :n], x[:, n:]
+        by_hand = energy.energy(torch.cat([q.cos(), q.sin(), p], 1))
+        torch.testing.assert_close(energy(x), by_hand, rtol=0, atol=0)
+    else:  # T(p) free, V(q) periodic
+        assert isinstance(model.potential_net, PeriodicEnergy)
+        assert model.potential_net.energy.in_features == 2 * n
+        assert not isinstance(model.kinetic_net, PeriodicEnergy)
+
+
+def test_a_plain_energy_is_not_periodic():
+    """The check above can fail: the same test on an energy of q itself does."""
+    g = torch.Generator().manual_seed(12)
+    hnn = HamiltonianNN(EnergyMLP(2, (16, 16), generator=g)).double()
+    x = 3 * torch.randn(8, 2, generator=g, dtype=F64)
+    gap = hnn.hamiltonian(_shift_by_turns(x, 1, g)) - hnn.hamiltonian(x)
+    assert float(gap.detach().abs().max()) > 1e-2
+
+
+def test_periodic_energy_closed_form_gradient_and_gradcheck():
+    """The chain rule through (cos q, sin q) with the tanh closed form equals autograd on the
+    energy, and the field passes gradcheck and gradgradcheck in states and parameters."""
+    from hamnets.hnn import PeriodicEnergy
+
+    g = torch.Generator().manual_seed(13)
+    hnn = HamiltonianNN(PeriodicEnergy(EnergyMLP(6, (7, 5), generator=g), 2)).double()
+    energy = hnn.energy
+    assert energy.has_closed_form_gradient and hnn.dim == 4
+    x = 2 * torch.randn(5, 4, generator=g, dtype=F64)
+    torch.testing.assert_close(hnn(x), _plain_field(hnn, x), rtol=1e-12, atol=1e-14)
+    xr = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(hnn, (xr,))
+    assert torch.autograd.gradgradcheck(hnn, (xr,))
+    weights = dict(hnn.named_parameters())
+
+    def in_params(*ws):
+        return torch.func.functional_call(hnn, dict(zip(weights, ws, strict=True)), (x,))
+
+    assert torch.autograd.gradcheck(in_params, tuple(weights.values()))
+
+
+def test_time_periodic_energy_is_periodic_at_every_time():
+    from hamnets.hnn import PeriodicEnergy, TimeEnergyMLP, TimePeriodicEnergy, build_port_model
+
+    g = torch.Generator().manual_seed(14)
+    energy = PeriodicEnergy(TimeEnergyMLP(3, (8,), frequencies=4, generator=g), 1).double()
+    assert isinstance(energy, TimePeriodicEnergy) and not energy.has_closed_form_gradient
+    x = 3 * torch.randn(6, 2, generator=g, dtype=F64)
+    t = torch.rand(6, generator=g, dtype=F64)
+    shifted = _shift_by_turns(x, 1, g)
+    torch.testing.assert_close(energy(t, shifted), energy(t, x), rtol=0, atol=1e-13)
+    for separable in (False, True):
+        model = build_port_model("port", 2, 1, (8,), time=True, separable=separable,
+                                 periodic=True, generator=g).double()  # fmt: skip
+        assert model.explicit_time
+        h, h_shifted = model.hamiltonian(t, x), model.hamiltonian(t, shifted)
+        torch.testing.assert_close(h_shifted, h, rtol=0, atol=1e-13)
+
+
+def test_periodic_energy_refuses_what_it_cannot_embed():
+    from hamnets.hnn import PeriodicEnergy, build_port_model
+    from hamnets.training import HNNConfig
+
+    with pytest.raises(ValueError, match="angles must be a positive integer"):
+        PeriodicEnergy(EnergyMLP(3), 0)
+    with pytest.raises(ValueError, match="in_features >= 2 \\* angles = 4"):
+        PeriodicEnergy(EnergyMLP(3), 2)
+    with pytest.raises(ValueError, match="expects states \\(batch, 2\\)"):
+        PeriodicEnergy(EnergyMLP(3), 1)(torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="choose one"):
+        build_port_model("port", 2, 1, (8,), periodic=True, quadratic=True)
+    with pytest.raises(ValueError, match="--symmetry periodic constrains a learned energy"):
+        HNNConfig(model="baseline", symmetry="periodic")
+
+
+def test_cli_symmetry_periodic_reads_the_pendulum_angle_through_cos_and_sin(tmp_path):
+    import json
+
+    from hamnets.cli import main
+
+    out = tmp_path / "run"
+    argv = ["hnn", "--system", "pendulum", "--model", "hnn", "--symmetry", "periodic"]
+    argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["symmetry"] == "periodic"
+    state = torch.load(out / "checkpoint.pt", weights_only=True)["task"]["model"]
+    assert state["energy.energy.net.0.weight"].shape == (8, 3)  # reads (cos q, sin q, p)

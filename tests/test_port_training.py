@@ -167,7 +167,11 @@ def test_cli_port_run_writes_the_metrics_and_the_energy_balance(tmp_path, capsys
         (["--system", "spring", "--model", "port"], "needs a port-Hamiltonian system"),
         (["--system", "damped_spring", "--model", "separable"], "does not apply"),
         (["--system", "forced_pendulum", "--model", "port", "--symmetry", "even"],
-         "--symmetry does not apply"),
+         "--symmetry even does not apply"),
+        (["--system", "forced_pendulum", "--model", "port", "--symmetry", "periodic",
+          "--energy", "separable_quadratic"], "or --symmetry none"),
+        (["--system", "forced_pendulum", "--model", "baseline", "--symmetry", "periodic"],
+         "the baseline has none"),
     ],
 )  # fmt: skip
 def test_cli_refuses_combinations_that_do_not_apply(tmp_path, capsys, flags, message) -> None:
@@ -175,8 +179,34 @@ def test_cli_refuses_combinations_that_do_not_apply(tmp_path, capsys, flags, mes
         main(["hnn", *flags, "--out", str(tmp_path / "r")])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_the_forced_pendulum_recipe_reads_its_angle_through_cos_and_sin() -> None:
+    """The recipe's prior: the port model's energy (and the conservative HNN's) is exactly
+    2 pi periodic in q, the MLP baseline beside it is not constrained, and ``--model
+    baseline`` alone takes the recipe without the prior."""
+    from hamnets.cli._hnn import _fill
+    from hamnets.hnn import PeriodicEnergy
+    from hamnets.training.hnn._port import build_port_networks
+
+    config = HNNConfig.recipe(system="forced_pendulum", model="port", **TINY)
+    assert (config.symmetry, config.energy) == ("periodic", "full")
+    assert HNNConfig.recipe(system="forced_pendulum", model="hnn").symmetry == "periodic"
+    assert HNNConfig.recipe(system="forced_pendulum", model="baseline").symmetry == "none"
+    cli = _fill({"system": "forced_pendulum", "model": "baseline"})  # the command line's merge
+    assert "symmetry" not in cli and cli["denoise"] is True  # the rest of the recipe
+    assert _fill({"system": "forced_pendulum"})["symmetry"] == "periodic"
+    nets = build_port_networks(config, torch.Generator().manual_seed(0))
+    model = nets["model"].double()
+    assert isinstance(model.model.hnn.energy, PeriodicEnergy)
+    assert not any(isinstance(m, PeriodicEnergy) for m in nets["baseline"].modules())
+    z = torch.randn(64, 4, generator=torch.Generator().manual_seed(1), dtype=F64)  # q p u t
+    turned = z.clone()
+    turned[:, 0] += 2 * torch.pi * torch.arange(-2, 2, dtype=F64).repeat(16)  # -2..1 turns
+    with torch.no_grad():
+        torch.testing.assert_close(model(turned), model(z), rtol=0, atol=1e-12)
 
 
 def test_separable_energy_is_kinetic_plus_potential_with_or_without_time() -> None:

@@ -108,8 +108,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--symmetry",
-        help="none (default), even or time_reversal: make the learned H exactly invariant "
-        "under x -> -x or p -> -p (a prior about the system; hnn and separable models)",
+        help="none (default), even, time_reversal or periodic: make the learned H exactly "
+        "invariant under x -> -x, p -> -p or q -> q + 2 pi (periodic: the positions are "
+        "angles, H reads cos q, sin q; a prior about the system; hnn and separable models, "
+        "and periodic for port systems)",
     )
     p.add_argument(
         "--solver",
@@ -183,13 +185,14 @@ def _fill(settings: dict[str, Any]) -> dict[str, Any]:
     if settings.get("system") == "tutorial":
         settings.setdefault("steps", 1000)
         settings.setdefault("batch_size", 256)
-    from ..training.hnn import SYSTEMS
+    from ..training.hnn import SYSTEMS, HNNConfig
 
     entry = SYSTEMS.get(settings.get("system", "spring"))
     for name in ("structure_lr", "energy"):
         if name in settings and entry is not None and not entry.port:
             raise UsageError(f"{flag(name)} applies to the port systems only; drop it.")
-    for name, value in (entry.defaults if entry is not None else {}).items():
+    model = settings.get("model", HNNConfig.model)
+    for name, value in (entry.recipe(model) if entry is not None else {}).items():
         settings.setdefault(name, value)  # a port system's recipe
     return settings
 

@@ -23,6 +23,7 @@ from ._input_map import (
     NetworkInputMatrix,
 )
 from ._mlp import MLP, EnergyMLP, orthogonal_init, xavier_init
+from ._periodic import PeriodicEnergy, TimePeriodicEnergy
 from ._port import PortHamiltonianNN
 from ._port_baseline import InputMLPField
 from ._port_registry import (
@@ -50,6 +51,8 @@ __all__ = [
     "MLP",
     "EnergyMLP",
     "SymmetricEnergy",
+    "PeriodicEnergy",
+    "TimePeriodicEnergy",
     "SeparableEnergy",
     "TimeSeparableEnergy",
     "QuadraticEnergy",

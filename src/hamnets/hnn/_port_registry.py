@@ -11,6 +11,7 @@ from torch import nn
 from ._dissipation import ConstantDissipation, MomentumDamping, NetworkDissipation
 from ._input_map import FixedInputMatrix, MomentumInput, NetworkInputMatrix
 from ._mlp import EnergyMLP
+from ._periodic import PeriodicEnergy
 from ._port import PortHamiltonianNN
 from ._port_baseline import InputMLPField
 from ._registry import ACTIVATION_NAMES, ACTIVATIONS
@@ -51,6 +52,7 @@ def build_port_model(
     time: bool = False,
     separable: bool = False,
     quadratic: bool = False,
+    periodic: bool = False,
     activation: str = "tanh",
     generator: torch.Generator | None = None,
 ) -> nn.Module:
@@ -73,6 +75,10 @@ def build_port_model(
             ``T(p) + V(t, q)``), for ``port`` and ``hnn``: the mechanical prior.
         quadratic: add a learned positive semi-definite quadratic form to an energy of ``x``
             (:class:`QuadraticEnergy`, the harmonic prior for where the data end).
+        periodic: every position ``q_i`` is an angle: the energy reads ``(cos q, sin q, p)``
+            (with ``separable``, ``V`` reads ``(cos q, sin q)``), so
+            ``H(q + 2 pi k, p) = H(q, p)`` exactly (:class:`PeriodicEnergy`); not with
+            ``quadratic``, a form of ``x`` that is not periodic.
         activation: the hidden layers' activation of the energy and the baseline, one of
             :data:`hamnets.hnn.ACTIVATION_NAMES`.
         generator: the initialisation's only source of randomness (energy first).
@@ -94,15 +100,27 @@ def build_port_model(
     act = ACTIVATIONS[activation]
     if name == "baseline":
         return InputMLPField(dim, inputs, tuple(hidden), activation=act, generator=generator)
+    if periodic and quadratic:
+        raise ValueError(
+            "periodic=True makes the energy 2 pi periodic in q; quadratic=True adds a form of "
+            "x that is not: choose one."
+        )
     time = time and name == "port"
     width = dim // 2 if separable else dim
+    angles = dim // 2
 
-    def net(timed: bool) -> nn.Module:
+    def net(timed: bool, angular: bool = False) -> nn.Module:
+        w = width + angles if angular else width  # angles read as (cos q, sin q)
         if timed:
-            return TimeEnergyMLP(width, tuple(hidden), activation=act, generator=generator)
-        return EnergyMLP(width, tuple(hidden), activation=act, generator=generator)
+            h = TimeEnergyMLP(w, tuple(hidden), activation=act, generator=generator)
+        else:
+            h = EnergyMLP(w, tuple(hidden), activation=act, generator=generator)
+        return PeriodicEnergy(h, angles) if angular else h
 
-    energy = SeparableEnergy(net(False), net(time)) if separable else net(time)
+    if separable:  # T(p), then V(q) (or V(t, q))
+        energy = SeparableEnergy(net(False), net(time, periodic))
+    else:
+        energy = net(time, periodic)
     if quadratic:
         if time:
             raise ValueError("quadratic=True adds a form of x; it takes no time-dependent energy.")

@@ -98,10 +98,14 @@ class HNNConfig(RunConfig):
             gives a piecewise-constant field (see ``docs/tutorial.md``).
         shuffle: draw each pass's mini-batches in a fresh random order (the default); False
             takes them in the data's order, as Julia's ``DataLoader`` does by default.
-        symmetry: a reflection the learned energy is made exactly invariant under
-            (:class:`hamnets.hnn.SymmetricEnergy`): ``none``, ``even`` (``H(-x) = H(x)``) or
-            ``time_reversal`` (``H(q, -p) = H(q, p)``). A prior about the true system, for
-            ``hnn`` and ``separable`` models; the MLP baseline stays unconstrained.
+        symmetry: a symmetry the learned energy is made exactly invariant under: ``none``,
+            the reflections (:class:`hamnets.hnn.SymmetricEnergy`) ``even``
+            (``H(-x) = H(x)``) or ``time_reversal`` (``H(q, -p) = H(q, p)``), or ``periodic``
+            (every ``q_i`` an angle, ``H(q + 2 pi k, p) = H(q, p)``: the energy reads
+            ``(cos q, sin q, p)``, :class:`hamnets.hnn.PeriodicEnergy`). A prior about the
+            true system, for ``hnn`` and ``separable`` models, and ``periodic`` for a port
+            system's ``port`` and ``hnn`` models too (not with a quadratic ``energy``); the
+            MLP baseline stays unconstrained.
         solver: solver of the evaluation rollouts of the model.
         dt: step of fixed-step solvers.
         rtol, atol: tolerances of adaptive solvers.
@@ -223,11 +227,13 @@ class HNNConfig(RunConfig):
 
     @classmethod
     def recipe(cls, **settings: object) -> HNNConfig:
-        """A configuration with the chosen system's recipe (``SYSTEMS[system].defaults``) in
-        place of the generic defaults; the values in ``settings`` win."""
+        """A configuration with the chosen system's recipe (``SYSTEMS[system].recipe(model)``:
+        its defaults that apply to the model) in place of the generic defaults; the values in
+        ``settings`` win."""
         system = settings.get("system", cls.system)
         entry = SYSTEMS.get(system) if isinstance(system, str) else None
-        merged = {**(dict(entry.defaults) if entry is not None else {}), **settings}
+        model = settings.get("model", cls.model)
+        merged = {**(entry.recipe(str(model)) if entry is not None else {}), **settings}
         return cls(**merged)  # type: ignore[arg-type]
 
     def _check_port(self) -> None:
@@ -250,8 +256,17 @@ class HNNConfig(RunConfig):
                 f"--energy {self.energy} adds a quadratic form to an energy of x; the "
                 f"{self.system} energy depends on t (use full or separable)."
             )
-        if port and self.symmetry != "none":
-            raise ValueError(f"--symmetry does not apply to the port system {self.system}.")
+        if port and self.symmetry not in ("none", "periodic"):
+            raise ValueError(
+                f"--symmetry {self.symmetry} does not apply to the port system {self.system} "
+                "(none or periodic do)."
+            )
+        if self.symmetry == "periodic" and self.energy.endswith("quadratic"):
+            raise ValueError(
+                f"--symmetry periodic makes the energy 2 pi periodic in q; --energy "
+                f"{self.energy} adds a quadratic form of x that is not (use --energy full or "
+                "separable, or --symmetry none)."
+            )
         if port and self.trajectory_steps:
             raise ValueError(
                 f"--trajectory-steps is not available for the port system {self.system} "

@@ -117,7 +117,8 @@ def build_port_networks(config: HNNConfig, generator: torch.Generator) -> dict[s
         net = build_port_model(
             name, dim, m, config.hidden, time=truth.explicit_time,
             separable=config.energy.startswith("separable"),
-            quadratic=config.energy.endswith("quadratic"), activation=config.activation,
+            quadratic=config.energy.endswith("quadratic"),
+            periodic=config.symmetry == "periodic", activation=config.activation,
             generator=generator,
         )  # fmt: skip
         return PortPairs(net)
