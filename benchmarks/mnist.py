@@ -17,6 +17,10 @@ Usage::
     python benchmarks/mnist.py --only paper_H1_J1 paper_H1_J2 paper_MS1 logistic   # CPU
     python benchmarks/mnist.py --epochs 1 --only paper_H1_J1 logistic --datasets mnist
     python benchmarks/mnist.py --device cuda --only two_stage_MS1_32 --append
+
+Runs recorded before the image classifier's fused planes became the default on a CPU used
+the plain layer loop: ``--no-fused`` reproduces them (the same function to float rounding;
+``settings.fused`` in the results says which path a run took, absent meaning plain).
 """
 
 from __future__ import annotations
@@ -120,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results/mnist.json")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--append", action="store_true", help="keep the runs already in --out")
+    p.add_argument(
+        "--no-fused", dest="fused", action="store_false",
+        help="the plain layer loop (ImageConfig.fused = False), as the figures recorded "
+        "before the fused planes became the default on a CPU",
+    )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace runs already in --runs")
     args = p.parse_args(argv)
 
@@ -161,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         data = load_dataset(dataset, log=lambda line: print(line, file=sys.stderr))
         for name in args.only:
             settings = {"epochs": 10, **CONFIGS[name], "device": args.device}
+            settings["fused"] = args.fused
             if args.epochs is not None:
                 settings["epochs"] = args.epochs
             cfg = ImageConfig(dataset=dataset, seed=args.seed, **settings)
