@@ -93,7 +93,8 @@ class _FusedLayers(torch.autograd.Function):
             lease, lot = model._workspace.take((1, 2, *y.shape), y)
             news = [out if (n_layers - j) % 2 else lot[0, 0] for j in range(n_layers)]
             acts = [lot[0, 1]] * n_layers
-        else:  # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces.
+        else:  # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces;
+            # lot[L-1, 0] (y_L is `out`) holds the backward's state gradient.
             lease, lot = model._workspace.take((n_layers + 1, 2, *y.shape), y)
             news, acts = [*lot[: n_layers - 1, 0].unbind(0), out], lot[:, 1].unbind(0)
         state = model._split_columns(y)
@@ -117,7 +118,8 @@ class _FusedLayers(torch.autograd.Function):
         # The weights transposed, per layer (None for the biases), made once for all layers.
         transposed = [p.transpose(1, 2).unbind(0) if p.dim() == 3 else None for p in params]
         layers_t = [tuple(p and p[j] for p in transposed) for j in range(n_layers)]
-        g = g_out.clone(memory_format=torch.contiguous_format)  # (nf, N), updated in place
+        # (nf, N), updated in place: in the lot's one free block (y_L is `out`, not lot[L-1, 0])
+        g = ctx.lot[n_layers - 1, 0].copy_(g_out)
         grads = model._split_columns(g)
         t, u = ctx.lot[n_layers]  # (nf, N) workspaces
         layer_grads: list[tuple[torch.Tensor, ...]] = [()] * n_layers

@@ -62,7 +62,7 @@ class H1(HamiltonianDNN):
 
     def _fused_backward(self, state, new_state, grads, act, t, u, params, params_t):
         ((y,), (g,), (K, _, hJKt)) = state, grads, params_t
-        return shear_backward(y, act, g, g, K, hJKt, t=t, u=u)
+        return shear_backward(y, act, g, g, K, hJKt, t=t)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.K, self.b

@@ -68,9 +68,9 @@ class H2(HamiltonianDNN):
         n = self.nf // 2
         (p, _), (_, q1), (g_p, g_q), (s_p, s_q) = state, new_state, grads, (act[:n], act[n:])
         K_p, _, hKt_p, K_q, _, hKt_q = params_t
-        t, u = t[:n], u[:n]
-        grads_q = shear_backward(q1, s_q, g_p, g_q, K_q, hKt_q, t=t, u=u)
-        grads_p = shear_backward(p, s_p, g_q, g_p, K_p, hKt_p, t=t, u=u)
+        t = t[:n]
+        grads_q = shear_backward(q1, s_q, g_p, g_q, K_q, hKt_q, t=t)
+        grads_p = shear_backward(p, s_p, g_q, g_p, K_p, hKt_p, t=t)
         return (*grads_p, *grads_q)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:

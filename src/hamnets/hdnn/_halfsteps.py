@@ -7,8 +7,8 @@ On a CPU the cost of these layers is memory traffic, above all the first touch o
 allocated memory (a new ``(d, N)`` tensor of a few MB is page-faulted in on every step), so
 the functions write into buffers the caller owns (the fused node reuses them from step to
 step): ``out`` receives the new half-state and ``s`` the activation ``tanh(a)``, which the
-backward reads (``tanh' = 1 - s^2``) instead of recomputing the product; ``t``, ``u`` are
-workspaces. ``tanh`` is :func:`hamnets._kernels.tanh_` (numpy's SIMD loop on a CPU: about
+backward reads (``tanh' = 1 - s^2``) instead of recomputing the product; ``t`` is a
+workspace. ``tanh`` is :func:`hamnets._kernels.tanh_` (numpy's SIMD loop on a CPU: about
 9x faster than ``torch.tanh`` on the per-pixel stacks, within 1.4 ulp). The backward
 functions never write into ``s`` (a graph kept with ``retain_graph`` can be differentiated
 again).
@@ -34,6 +34,12 @@ from .._kernels import tanh_
 Tensor = torch.Tensor
 
 
+def _tanh_backward(g: Tensor, s: Tensor, *, out: Tensor) -> Tensor:
+    """``out = (1 - s^2) g``, the gradient through ``s = tanh(a)``, in one pass (torch's own
+    kernel for it: about 1.7x faster than a product and an ``addcmul``); ``out`` may be ``g``."""
+    return torch.ops.aten.tanh_backward.grad_input(g, s, grad_input=out)
+
+
 def shear(
     x_from: Tensor, x_to: Tensor, Wt: Tensor, b: Tensor, M: Tensor, *, out: Tensor, s: Tensor
 ) -> None:
@@ -55,14 +61,13 @@ def shear_backward(
     Mt: Tensor,
     *,
     t: Tensor,
-    u: Tensor,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Backward of :func:`shear` from ``g_to = dL/dx_to'`` and its activation ``s``; returns
     ``(dL/dWt, dL/db, dL/dM)`` and adds ``dL/dx_from`` into ``g_from``. Takes the weights
-    transposed, ``W = Wt^T`` and ``Mt = M^T``; ``t``, ``u``: workspaces ``(d_a, N)``."""
+    transposed, ``W = Wt^T`` and ``Mt = M^T``; ``t``: a workspace ``(d_a, N)``."""
     gM = torch.mm(g_to, s.t())  # (d_to, d_a)
     e = torch.mm(Mt, g_to, out=t)  # (d_a, N): dL/ds
-    e.addcmul_(e, torch.mul(s, s, out=u), value=-1.0)  # (d_a, N): (1 - s^2) dL/ds = dL/da
+    _tanh_backward(e, s, out=e)  # (d_a, N): (1 - s^2) dL/ds = dL/da
     gWt = torch.mm(e, x_from.t())  # (d_a, d_from)
     gb = e.sum(1, keepdim=True)  # (d_a, 1)
     g_from.addmm_(W, e)  # last: g_from may be g_to
@@ -88,8 +93,7 @@ def residual_backward(
     returns ``(dL/dA, dL/db) / h`` (the caller scales the stacked gradients of all layers
     once) and adds ``dL/dx_from`` into ``g_from``. Takes ``At = A^T``; ``t``: a workspace
     ``(d_to, N)``."""
-    e = torch.mul(s, s, out=t)
-    e = torch.addcmul(g_to, g_to, e, value=-1.0, out=t)  # (d_to, N): (1 - s^2) g = dL/da / h
+    e = _tanh_backward(g_to, s, out=t)  # (d_to, N): (1 - s^2) g = dL/da / h
     gA = torch.mm(e, x_from.t())  # (d_to, d_from)
     gb = e.sum(1, keepdim=True)  # (d_to, 1)
     g_from.addmm_(At, e, alpha=h)  # last: g_from may be g_to

@@ -67,9 +67,9 @@ class MS3(HamiltonianDNN):
         n = self.nf // 2
         (u, _), (_, z1), (g_u, g_z), (s_u, s_z) = state, new_state, grads, (act[:n], act[n:])
         K1, _, hKt1, K2, _, hKt2 = params_t
-        t, w = t[:n], w[:n]
-        grads_z = shear_backward(z1, s_z, g_u, g_z, K2, hKt2, t=t, u=w)
-        grads_u = shear_backward(u, s_u, g_z, g_u, K1, hKt1, t=t, u=w)
+        t = t[:n]
+        grads_z = shear_backward(z1, s_z, g_u, g_z, K2, hKt2, t=t)
+        grads_u = shear_backward(u, s_u, g_z, g_u, K1, hKt1, t=t)
         return (*grads_u, *grads_z)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
