@@ -145,6 +145,20 @@ def _image_worker(rank: int, port: int, world: int, out_dir: str) -> None:
         (out / f"interrupted-rank{rank}").touch()
 
 
+def _assert_same_images_model(got: dict, expected: dict) -> None:
+    """Parameters within 1e-5, the read-out weight within 5e-5.
+
+    The CPU default's read-out (one ``(K, C H W) @ (C H W, B)`` product of the planes) sums
+    each logit's 6272 terms in an order that depends on the batch's width: the logits of a
+    batch of 20 and of its halves differ by 1.2e-6 relative (measured; the plain path's row
+    products do not), and 10 Adam steps at lr 0.01 carry that to 2.5e-5 in ``fc.weight``
+    (the plain path: 1.5e-6). Every other tensor stays within 1e-5.
+    """
+    for name, value in expected.items():
+        atol = 5e-5 if name == "fc.weight" else 1e-5
+        torch.testing.assert_close(got[name], value, rtol=0, atol=atol, msg=name)
+
+
 def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_image_worker, 2, args=(2, str(tmp_path)), timeout_s=120)
     single = run_images(IMAGES, _image_options(tmp_path / "single"), data=_images(),
@@ -152,13 +166,13 @@ def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_th
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     expected = RunDir(tmp_path / "single").load_checkpoint()["task"]["model"]
     got = RunDir(tmp_path / "ddp").load_checkpoint()["task"]["model"]
-    for name, value in expected.items():
-        torch.testing.assert_close(got[name], value, rtol=0, atol=1e-5, msg=name)
+    _assert_same_images_model(got, expected)
     for a, b in zip(ddp["per_epoch"], single["per_epoch"], strict=True):
         assert a["train_accuracy"] == b["train_accuracy"]
         assert a["test_accuracy"] == b["test_accuracy"]
         assert a["val_accuracy"] == b["val_accuracy"]
-        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
+        # (the logits' 1.2e-6 above: 2.7e-6 relative in a loss of 23 here)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5, abs=1e-5)
     assert ddp["test_accuracy"] == single["test_accuracy"]
     # Ctrl-C on rank 1 stops both ranks after the same step; rank 0's checkpoint resumes in a
     # single process and ends where the uninterrupted run ends.
@@ -168,12 +182,11 @@ def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_th
     again = run_images(None, RunOptions(resume=str(tmp_path / "cut"), plots=False),
                        data=_images(), parallel=Parallel()).metrics  # fmt: skip
     resumed = RunDir(tmp_path / "cut").load_checkpoint()["task"]["model"]
-    for name, value in expected.items():
-        torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-5, msg=name)
+    _assert_same_images_model(resumed, expected)
     # the interrupted epoch's training statistics count both ranks' steps before the stop
     for a, b in zip(again["per_epoch"], single["per_epoch"], strict=True):
         assert a["train_accuracy"] == b["train_accuracy"]
-        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5, abs=1e-5)
 
 
 @pytest.mark.slow
