@@ -182,3 +182,29 @@ def test_adam_falls_back_to_torch_where_there_is_no_fused_kernel(monkeypatch):
     opt = adam((p for p in params), lr=0.01, weight_decay=0.0)
     assert type(opt) is torch.optim.Adam and not opt.param_groups[0]["fused"]
     assert opt.param_groups[0]["params"] == params
+
+
+def test_the_derivative_stage_steps_with_fusedadam_and_a_port_models_two_rates():
+    """The hnn stage builds no torch.optim optimiser (whose construction imports
+    torch._dynamo); a model with ``param_groups`` gets its two rates."""
+    from hamnets.hnn import EnergyMLP, HamiltonianNN
+    from hamnets.training.hnn import HNNConfig
+    from hamnets.training.hnn._stages import DerivativeRegression
+
+    class TwoRates(HamiltonianNN):
+        def param_groups(self, lr: float, structure_lr: float) -> list[dict]:
+            first, *rest = self.parameters()
+            return [{"params": rest}, {"params": [first], "lr": structure_lr}]
+
+    g = torch.Generator().manual_seed(0)
+    x, dxdt = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
+    config = HNNConfig(system="spring", steps=3, lr=1e-3, structure_lr=1e-2)
+    for cls in (HamiltonianNN, TwoRates):
+        model = cls(EnergyMLP(2, (8, 8), generator=g))
+        stage = DerivativeRegression(model, x, dxdt, config, g, label="model")
+        assert isinstance(stage.opt, FusedAdam)
+        for i in range(3):
+            stage.step(i)
+        saved = _roundtrip(stage.state_dict())
+        assert float(saved["optimizer"]["state"][0]["step"]) == 3
+    assert stage.base_lrs == [1e-3, 1e-2]
