@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ...integrate import Solver, build_solver, odeint
+from .._adam import adam
 from .._parallel import Parallel
 from ._evaluate import derivative_mse
 
@@ -18,18 +19,6 @@ if TYPE_CHECKING:
     from ._config import HNNConfig
 
 __all__ = ["DerivativeRegression", "TrajectoryFit"]
-
-
-def _adam(params, **options: float) -> torch.optim.Adam:
-    """Adam, fused (one kernel for all parameters: ~0.05 ms a step against ~0.16 ms for the
-    per-tensor loop on the spring's 200-200 networks, one CPU thread) where this torch has a
-    fused Adam for the parameters' device, else the default implementation. The same update
-    to float32 rounding."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, fused=True, **options)
-    except (RuntimeError, ValueError):  # no fused kernel here (torch < 2.4 on CPU, ...)
-        return torch.optim.Adam(params, **options)
 
 
 class _Steps:
@@ -110,7 +99,7 @@ class DerivativeRegression(_Steps):
             if hasattr(model, "param_groups")  # a port model: its structure at its own rate
             else model.parameters()
         )
-        self.opt = _adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.opt = adam(params, lr=config.lr, weight_decay=config.weight_decay)
         # each group's rate at step 0, scaled by the schedule (kept out of the checkpoint)
         self.base_lrs = [group["lr"] for group in self.opt.param_groups]
         n = x.shape[0]
