@@ -12,7 +12,8 @@ Workloads (``--only``):
   (``--data mnist``: MNIST's training images, from the cache), after 150 warm-up steps: ours
   (``fused``, the default), ours as it was (``fused=False``: the plain layer loop) and the
   reference ``Net`` of DecodEPFL/HamiltonianNet's ``examples/run_MNIST.py`` with its own
-  training step (log-softmax + NLL, its regulariser added ``L - 1`` times, the same Adam).
+  training step (log-softmax + NLL, its regulariser added ``L - 1`` times, ``torch.optim.Adam``;
+  ours use the Adam ``hamnets classify`` uses, :func:`hamnets.training._adam.adam`).
   Reported in images/s, with the fraction of the compute bound: the step's matrix-product
   FLOPs (counted from the shapes) per image times images/s, over this machine's float32
   matrix-product rate measured in the same run (a 512 x 512 product, one thread).
@@ -26,6 +27,12 @@ subnormal numbers and every matrix product that reads them runs up to 100x slowe
 immune; how many there are depends on where each model's training has got to). On real MNIST
 this makes a step 1.5-2x slower for our model; ``--flush-denormal`` measures with them
 flushed to zero (``torch.set_flush_denormal``, process-wide, for every path alike).
+
+Freed memory: every ``hamnets`` command starts with
+:func:`hamnets.cli._common.keep_freed_memory` (glibc keeps freed blocks for reuse instead of
+page-faulting fresh ones in on every step); this benchmark does the same at its start, so
+every contestant in the process runs with it, the reference included (``--no-keep-freed-memory``
+measures without it).
 
 The reference is a checkout outside this repository (``--reference-dir``); without it only
 our two paths are compared. torchvision (and scipy) are not needed: ``run_MNIST.py`` imports them
@@ -123,10 +130,11 @@ def bench_tanh(repeats: int = 31) -> dict:
 
 # -- MNIST ----------------------------------------------------------------------------------
 def _ours_mnist(fused: bool, gen: torch.Generator):
+    from hamnets.training._adam import adam
     from hamnets.vision._classifier import HDNNImageClassifier
 
     model = HDNNImageClassifier("MS1", MS1_LAYERS, MS1_H, generator=gen, fused=fused)
-    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=MS1_WD)
+    opt = adam(model.parameters(), lr=LR, weight_decay=MS1_WD)  # what classify builds
 
     def step(x, y):
         loss = F.cross_entropy(model(x), y) + model.regularizer(MS1_ALPHA)
@@ -307,14 +315,24 @@ def main(argv: list[str] | None = None) -> int:
         "--flush-denormal", action="store_true",
         help="torch.set_flush_denormal(True) for the whole run (all paths alike)",
     )  # fmt: skip
+    p.add_argument(
+        "--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
+        help="glibc keeps freed memory, as every hamnets command sets at its start (default: "
+        "yes; process-wide, for every contestant alike)",
+    )  # fmt: skip
     p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
     args = p.parse_args(argv)
 
     torch.set_num_threads(1)
     torch.set_flush_denormal(args.flush_denormal)
+    if args.keep_freed_memory:
+        from hamnets.cli._common import keep_freed_memory
+
+        keep_freed_memory()
     result = {
         "benchmark": "speed",
         "flush_denormal": args.flush_denormal,
+        "keep_freed_memory": args.keep_freed_memory,
         "machine": {
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),

@@ -22,6 +22,7 @@ from torch import nn
 
 from ...datasets import ImageData, load_dataset
 from ...vision import HDNNImageClassifier, LogisticRegression
+from .._adam import adam
 from .._device import resolve_device
 from .._engine import DONE, Phase, Stopwatch
 from .._parallel import Parallel
@@ -85,6 +86,30 @@ def build_image_model(
         stages=config.stages,
         fused=None if config.fused else False,
     )
+
+
+class EpochDecay:
+    """The learning rate times ``gamma`` after every epoch (what ``StepLR(step_size=1)`` does,
+    the same products), for any optimiser with ``param_groups`` (the fused Adam of
+    :mod:`hamnets.training._adam` included).
+
+    The rates themselves live in the optimiser's state; this keeps the epoch count. A
+    checkpoint's ``StepLR`` state (runs made before) loads too.
+    """
+
+    def __init__(self, optimizer: Any, gamma: float) -> None:
+        self.optimizer, self.gamma, self.last_epoch = optimizer, gamma, 0
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["lr"] * self.gamma
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"gamma": self.gamma, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.last_epoch = int(state["last_epoch"])
 
 
 class _Task:
@@ -293,10 +318,8 @@ def run_images(
         )
         init_gen = torch.Generator().manual_seed(config.seed)
         model = build_image_model(config, image_size, len(s.classes), init_gen).to(device)
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=config.lr, weight_decay=float(config.weight_decay)
-        )
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.gamma)
+        optimizer = adam(model.parameters(), lr=config.lr, weight_decay=float(config.weight_decay))
+        scheduler = EpochDecay(optimizer, config.gamma)
         loader = torch.Generator().manual_seed(config.seed + 2)  # shuffling and augmentation
         run = session.claim(f"{config.dataset}_{config.model}")  # once data and model are valid
         if options.check:  # everything is valid: report what would run, train nothing
