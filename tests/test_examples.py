@@ -1,7 +1,10 @@
 """The scripts in examples/ run at their --small size and still learn.
 
-All four runs start together when the module's first test asks for them (each uses one
-thread), so the module costs about the slowest run rather than the sum. Each bound is loose
+A long check (``slow``: ``make test-all`` runs it, ``make test`` does not): four processes of
+10-17 s each, which on the 2-core CI machine crowd out the rest of the suite and took
+``make test`` past its two minutes. All four runs start together when the module's first test
+asks for them (each uses one thread), so the module costs about the slowest run rather than
+the sum. Each bound is loose
 against the measured value (stated in the script's docstring) and tight against a script
 that does not learn: chance is 50% accuracy, and an untrained field is off by O(1) in state.
 """
@@ -14,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RUNS = {
