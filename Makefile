@@ -11,9 +11,11 @@ LINTED := $(wildcard src tests benchmarks examples)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The build requirements of pyproject.toml go into the venv once, and the package is built
+# there (--no-build-isolation): pip's isolated build environment costs 10-15 s per install.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
