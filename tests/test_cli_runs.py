@@ -50,7 +50,6 @@ def test_resume_refuses_a_flag_that_changes_the_run_and_accepts_one_that_does_no
         (["--stages", "5"], "--stages does not apply to 2D data sets"),
         (["--gamma", "0.1"], "--gamma does not apply to 2D data sets"),
         (["--shift", "3"], "--shift does not apply to 2D data sets"),
-        (["--no-fused"], "--fused does not apply to 2D data sets"),
         (["--weight-decay", "nan"], "--weight-decay does not apply to 2D data sets"),
     ],
 )

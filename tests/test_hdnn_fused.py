@@ -9,21 +9,35 @@ import torch.nn.functional as F
 from helpers import ALL_HDNN, make_model
 
 from hamnets.hdnn import build_hdnn
-from hamnets.hdnn._base import _FusedLayers
+from hamnets.hdnn._fused import _FusedLayers
 from hamnets.hdnn._pixelwise import PixelwiseHDNN
 from hamnets.vision._classifier import HDNNImageClassifier
 
 FUSED_MODELS = (*ALL_HDNN, "graph")
 
 
-def _model(name: str, nf: int = 8, n_layers: int = 5, dtype=torch.float32, t_end: float = 2.0):
-    """A model with the fused path switched on (it is opt-in)."""
+#: the fused node's two array libraries (see hamnets.hdnn._fused): torch, and numpy at small N
+BACKENDS = {"torch": 0, "numpy": 10**9}
+
+
+def _model(
+    name: str,
+    nf: int = 8,
+    n_layers: int = 5,
+    dtype=torch.float32,
+    t_end: float = 2.0,
+    backend: str | None = None,
+):
+    """A model with the fused path switched on (it is opt-in), on ``backend`` (None: the
+    node picks, by the number of states)."""
     gen = torch.Generator().manual_seed(0)
     if name == "graph":  # nf = 16 (8 nodes)
         model = build_hdnn("H2", 16, n_layers, t_end, graph="ring:8", generator=gen).to(dtype)
     else:
         model = build_hdnn(name, nf, n_layers, t_end, generator=gen).to(dtype)
     model.fused = True
+    if backend is not None:
+        model.numpy_max_columns = BACKENDS[backend]
     return model
 
 
@@ -46,14 +60,15 @@ def _outputs_and_grads(model, x, weight, fused: bool, *args) -> list[torch.Tenso
 SETTINGS = [(4, 16, 1.2), (8, 4, 1.6)]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", FUSED_MODELS)
 @pytest.mark.parametrize("setting", SETTINGS)
 @pytest.mark.parametrize("layers", [(), (1, 3)])
-def test_fused_equals_layer_loop_to_float32_rounding(name, setting, layers):
+def test_fused_equals_layer_loop_to_float32_rounding(name, setting, layers, backend):
     """Same seed, same batch: outputs, input and parameter gradients within 1e-5 of the plain
     layer loop in relative norm, per tensor."""
     nf, n_layers, t_end = setting
-    model = _model(name, nf, n_layers, t_end=t_end)
+    model = _model(name, nf, n_layers, t_end=t_end, backend=backend)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(300, model.nf, generator=gen)
     weight = torch.randn(300, model.nf, generator=gen)
@@ -65,12 +80,13 @@ def test_fused_equals_layer_loop_to_float32_rounding(name, setting, layers):
         assert _rel(a, b) < 1e-5
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", FUSED_MODELS)
-def test_fused_is_as_accurate_as_the_loop_when_ill_conditioned(name):
+def test_fused_is_as_accurate_as_the_loop_when_ill_conditioned(name, backend):
     """Larger steps (h = 0.4, nf = 8, N(0, 1) weights) make some gradients ill-conditioned
     (H1_J2's plain float32 loop is ~1e-5 off float64); then both paths must be equally close
     to the float64 numbers, up to a small factor."""
-    model = _model(name, 8, 5, t_end=2.0)
+    model = _model(name, 8, 5, t_end=2.0, backend=backend)
     gen = torch.Generator().manual_seed(1)
     x, weight = torch.randn(300, model.nf, generator=gen), torch.randn(300, model.nf, generator=gen)
     new = _outputs_and_grads(model, x, weight, True)
@@ -80,23 +96,25 @@ def test_fused_is_as_accurate_as_the_loop_when_ill_conditioned(name):
         assert _rel(a.double(), e) <= max(5 * _rel(b.double(), e), 2e-6)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", FUSED_MODELS)
-def test_gradcheck_of_the_fused_node(name):
+def test_gradcheck_of_the_fused_node(name, backend):
     model = _model(name, nf=4, n_layers=2, dtype=torch.float64)
     gen = torch.Generator().manual_seed(2)
     y = torch.randn(model.nf, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     params = [p.detach().clone().requires_grad_(True) for p in model._fused_params()]
 
     def node(y, *params):
-        return _FusedLayers.apply(model, True, y, *params)
+        return _FusedLayers.apply(model, True, backend == "numpy", y, *params)
 
     assert torch.autograd.gradcheck(node, (y, *params))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["H1_J1", "MS1", "H2"])
-def test_two_graphs_alive_at_once_and_retain_graph(name):
+def test_two_graphs_alive_at_once_and_retain_graph(name, backend):
     """The workspace lent to a node is not reused while that node's graph is alive."""
-    model = _model(name)
+    model = _model(name, backend=backend)
     model.fused_min_layers = 1
     gen = torch.Generator().manual_seed(3)
     x1, x2 = torch.randn(50, model.nf, generator=gen), torch.randn(50, model.nf, generator=gen)

@@ -88,6 +88,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         help="write the pictures (default: yes)",
     )
+    p.add_argument(
+        "--fused",
+        action=argparse.BooleanOptionalAction,
+        help="the fast kernels (default: yes): the H-DNN as one fused node (images: on channel "
+        "planes, on a CPU), fused Adam, and (2D paper protocol) numpy read-out fits; "
+        "--no-fused: the plain layer loop and torch.optim.Adam, as the figures recorded "
+        "before it; the same training to float rounding",
+    )
     add_run_flags(p)
     g = p.add_argument_group("2D data only")
     g.add_argument(
@@ -147,13 +155,6 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--download",
         action=argparse.BooleanOptionalAction,
         help="fetch the data set when it is not cached (default: yes)",
-    )
-    g.add_argument(
-        "--fused",
-        action=argparse.BooleanOptionalAction,
-        help="on a CPU, the H-DNN as one fused node on channel planes (default: yes; "
-        "--no-fused: the plain layer loop, as the figures recorded before it; the same "
-        "function to float rounding)",
     )
     p.set_defaults(func=run)
 

@@ -3,135 +3,13 @@
 from __future__ import annotations
 
 import math
-import weakref
 from typing import ClassVar
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 
-State = tuple[torch.Tensor, ...]
-LayerParams = tuple[torch.Tensor, ...]
-
-
-class _Lease:
-    """Held by a fused node while it may still need its workspace (see :class:`_Workspace`)."""
-
-
-class _Workspace:
-    """The memory one model's fused node keeps between forward and backward, reused.
-
-    A training step of the per-pixel models writes tens of MB of states and activations; fresh
-    tensors of that size are page-faulted in on every step, which costs as much as the
-    arithmetic. So the node takes its buffers from here: a *lot* ``(L + 1, 2, nf, N)`` is lent
-    to one node at a time, for as long as that node (its ``ctx``) exists, i.e. until its
-    graph is freed; the next step then writes into memory that is already mapped. A lot still
-    lent is never handed out again (two graphs alive at once get two lots). At most
-    ``max_lots`` lots are kept; the shape changing (another batch size) drops the free ones.
-    """
-
-    max_lots: ClassVar[int] = 3
-
-    def __init__(self) -> None:
-        self._lots: list[tuple[weakref.ref, torch.Tensor]] = []
-
-    # Reused memory, not state: a copied or pickled model starts with an empty workspace.
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
-
-    def __deepcopy__(self, memo: dict) -> _Workspace:
-        return _Workspace()
-
-    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> tuple[_Lease, torch.Tensor]:
-        lease = _Lease()
-        for i, (owner, lot) in enumerate(self._lots):
-            if owner() is None and lot.shape == shape and _same_kind(lot, like):
-                self._lots[i] = (weakref.ref(lease), lot)
-                return lease, lot
-        lot = like.new_empty(shape)
-        busy = [(owner, kept) for owner, kept in self._lots if owner() is not None]
-        if len(busy) < self.max_lots:
-            self._lots = [*busy, (weakref.ref(lease), lot)]
-        return lease, lot
-
-
-def _functorch_active() -> bool:
-    # The check autograd.Function.apply itself makes before refusing a node without functorch
-    # rules; private, hence the guard (as in hamnets.hnn._tanh_gradient).
-    active = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return bool(active()) if active is not None else False
-
-
-def _same_kind(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.dtype == b.dtype and a.device == b.device
-
-
-class _FusedLayers(torch.autograd.Function):
-    """All layers of an H-DNN as one autograd node, on channels-first states ``(nf, N)``.
-
-    Forward runs the model's ``_fused_step`` layer after layer. It keeps the layer inputs
-    ``y_0 .. y_{L-1}`` (which exist anyway) and each layer's activations ``tanh(a)`` (one
-    ``(nf, N)`` block per layer: ``1 - s^2`` is the derivative, so no product is recomputed),
-    written into a reused workspace lot (:class:`_Workspace`); nothing else is stored: no
-    pre-activations, scaled copies or per-layer weight slices. Backward walks the layers in
-    reverse with the model's hand-written ``_fused_backward``, accumulating the state gradient
-    in place in one ``(nf, N)`` buffer; the per-layer weight gradients are stacked once at
-    the end. Without a backward to come (``keep`` False: no gradient wanted) it keeps nothing
-    and alternates between two state buffers. Not twice differentiable
-    (``once_differentiable``); the plain layer loop (``fused = False``) is.
-    """
-
-    @staticmethod
-    def forward(ctx, model: HamiltonianDNN, keep: bool, y: torch.Tensor, *params: torch.Tensor):
-        layers = list(zip(*(p.unbind(0) for p in params), strict=True))  # L tuples
-        n_layers = len(layers)
-        out = y.new_empty(y.shape)  # (nf, N): y_L, returned
-        if not keep:  # no backward to come: two states and one activation suffice
-            lease, lot = model._workspace.take((1, 2, *y.shape), y)
-            news = [out if (n_layers - j) % 2 else lot[0, 0] for j in range(n_layers)]
-            acts = [lot[0, 1]] * n_layers
-        else:  # lot[j] = (y_{j+1}, activations of layer j); lot[L] = backward workspaces;
-            # lot[L-1, 0] (y_L is `out`) holds the backward's state gradient.
-            lease, lot = model._workspace.take((n_layers + 1, 2, *y.shape), y)
-            news, acts = [*lot[: n_layers - 1, 0].unbind(0), out], lot[:, 1].unbind(0)
-        state = model._split_columns(y)
-        for j in range(n_layers):
-            new = model._split_columns(news[j])
-            model._fused_step(state, new, acts[j], *layers[j])
-            state = new
-        # The lot and the views of it are neither inputs nor outputs of the node: attributes of
-        # ctx (no reference cycle); the input, output and weights go through save_for_backward.
-        ctx.model, ctx.lot, ctx.lease, ctx.layers = model, lot, lease, layers
-        ctx.states, ctx.acts = news[:-1], acts
-        ctx.save_for_backward(y, out, *params)
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g_out: torch.Tensor):
-        model, layers, n_layers = ctx.model, ctx.layers, len(ctx.layers)
-        y, out, *params = ctx.saved_tensors  # (checks that nothing was modified in place)
-        states = [model._split_columns(x) for x in (y, *ctx.states, out)]
-        # The weights transposed, per layer (None for the biases), made once for all layers.
-        transposed = [p.transpose(1, 2).unbind(0) if p.dim() == 3 else None for p in params]
-        layers_t = [tuple(p and p[j] for p in transposed) for j in range(n_layers)]
-        # (nf, N), updated in place: in the lot's one free block (y_L is `out`, not lot[L-1, 0])
-        g = ctx.lot[n_layers - 1, 0].copy_(g_out)
-        grads = model._split_columns(g)
-        t, u = ctx.lot[n_layers]  # (nf, N) workspaces
-        layer_grads: list[tuple[torch.Tensor, ...]] = [()] * n_layers
-        for j in reversed(range(n_layers)):
-            layer_grads[j] = model._fused_backward(
-                states[j], states[j + 1], grads, ctx.acts[j], t, u, layers[j], layers_t[j]
-            )
-        param_grads = [torch.stack(g) for g in zip(*layer_grads, strict=True)]  # each (L, ...)
-        scales = model._fused_grad_scales()
-        for grad, scale in zip(param_grads, scales or (), strict=scales is not None):
-            grad.mul_(scale)
-        return (None, None, g, *param_grads)
+from ._fused import LayerParams, State, _functorch_active, _FusedLayers, _Workspace, runs_on_numpy
+from ._smoothness import smoothness
 
 
 class HamiltonianDNN(nn.Module):
@@ -174,6 +52,9 @@ class HamiltonianDNN(nn.Module):
     #: Measured at batch 125, nf 4: 8-22% faster from 16 layers, 20% slower at 4 layers.
     fused_min_layers: ClassVar[int] = 8
     fused_min_columns: ClassVar[int] = 16384
+    #: up to this many states (on a CPU, float32/64) the fused node runs its layers in numpy,
+    #: whose per-operation overhead is several times below torch's (see :mod:`._fused`).
+    numpy_max_columns: ClassVar[int] = 2048
 
     def __init__(self, nf: int, n_layers: int, t_end: float) -> None:
         super().__init__()
@@ -305,7 +186,8 @@ class HamiltonianDNN(nn.Module):
             return self._loop(y.t(), start, stop).t()
         params = [p[start:stop] for p in self._fused_params()]
         keep = torch.is_grad_enabled() and any(t.requires_grad for t in (y, *params))
-        return _FusedLayers.apply(self, keep, y, *params)
+        numpy = runs_on_numpy(y, params, self.numpy_max_columns)
+        return _FusedLayers.apply(self, keep, numpy, y, *params)
 
     def _check_range(self, start: int, stop: int) -> None:
         if not 0 <= start <= stop <= self.n_layers:
@@ -385,13 +267,17 @@ class HamiltonianDNN(nn.Module):
         return self._merge(self._step(self._split(y), *params_j))
 
     # -- the smoothness regulariser ----------------------------------------------------------
-    def regularizer(self, alpha: float) -> torch.Tensor:
+    def regularizer(self, alpha: float, *, node: bool = False) -> torch.Tensor:
         """``R = alpha h sum_j (0.5 ||K_{j+1} - K_j||_F^2 + 0.5 ||b_{j+1} - b_j||^2)``.
 
         Computed over the full structured ``K`` and ``b`` of :meth:`structured` (for MS
-        models the zero and mirrored blocks count, as in the papers).
+        models the zero and mirrored blocks count, as in the papers). With ``node`` the sum
+        and its gradient are one autograd node (:func:`._smoothness.smoothness`: numpy on a
+        CPU; the same value to float rounding, not twice differentiable).
         """
         K, b = self.structured()
+        if node:
+            return smoothness(alpha * self.h, K, b)
         dK = K[1:] - K[:-1]  # (L-1, nf, nf)
         db = b[1:] - b[:-1]  # (L-1, nf)
         return alpha * self.h * 0.5 * (dK.pow(2).sum() + db.pow(2).sum())

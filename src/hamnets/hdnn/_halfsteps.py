@@ -23,15 +23,26 @@ column ``(d, 1)``. The backward functions add the gradient with respect to ``x_f
 **in place** into ``g_from`` (the gradient buffer of ``x_from``; it is ``g_to`` itself when
 ``x_from`` is ``x_to``, as in H1 and MS2) and return the weight gradients; the gradient with
 respect to ``x_to`` is ``g_to`` (the identity part of the step), left as it is.
+
+Every function also takes numpy arrays (all of its arguments then are; the fused node's
+numpy mode, :mod:`._fused`): the same arithmetic, in numpy's operations.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .._kernels import tanh_
 
 Tensor = torch.Tensor
+
+
+def _tanh_backward_np(g: np.ndarray, s: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = (1 - s^2) g`` in numpy (``out`` may be ``g``)."""
+    d = np.multiply(s, s)
+    np.subtract(1, d, out=d)
+    return np.multiply(g, d, out=out)
 
 
 def _tanh_backward(g: Tensor, s: Tensor, *, out: Tensor) -> Tensor:
@@ -48,6 +59,13 @@ def shear(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``Wt (d_a, d_from)``, ``b (d_a, 1)``,
     ``M (d_to, d_a)``, ``out (d_to, N)``, ``s (d_a, N)``.
     """
+    if isinstance(s, np.ndarray):
+        np.matmul(Wt, x_from, out=s)
+        s += b
+        np.tanh(s, out=s)
+        np.matmul(M, s, out=out)
+        out += x_to
+        return
     tanh_(torch.addmm(b, Wt, x_from, out=s))  # (d_a, N)
     torch.addmm(x_to, M, s, out=out)  # (d_to, N)
 
@@ -65,6 +83,12 @@ def shear_backward(
     """Backward of :func:`shear` from ``g_to = dL/dx_to'`` and its activation ``s``; returns
     ``(dL/dWt, dL/db, dL/dM)`` and adds ``dL/dx_from`` into ``g_from``. Takes the weights
     transposed, ``W = Wt^T`` and ``Mt = M^T``; ``t``: a workspace ``(d_a, N)``."""
+    if isinstance(s, np.ndarray):
+        gM = g_to @ s.T
+        e = _tanh_backward_np(np.matmul(Mt, g_to, out=t), s, out=t)
+        gWt, gb = e @ x_from.T, e.sum(1, keepdims=True)
+        g_from += W @ e
+        return gWt, gb, gM
     gM = torch.mm(g_to, s.t())  # (d_to, d_a)
     e = torch.mm(Mt, g_to, out=t)  # (d_a, N): dL/ds
     _tanh_backward(e, s, out=e)  # (d_a, N): (1 - s^2) dL/ds = dL/da
@@ -82,6 +106,13 @@ def residual(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``A (d_to, d_from)``, ``b (d_to, 1)``,
     ``out (d_to, N)``, ``s (d_to, N)``.
     """
+    if isinstance(s, np.ndarray):
+        np.matmul(A, x_from, out=s)
+        s += b
+        np.tanh(s, out=s)
+        np.multiply(s, h, out=out)
+        out += x_to
+        return
     tanh_(torch.addmm(b, A, x_from, out=s))  # (d_to, N)
     torch.add(x_to, s, alpha=h, out=out)
 
@@ -93,6 +124,11 @@ def residual_backward(
     returns ``(dL/dA, dL/db) / h`` (the caller scales the stacked gradients of all layers
     once) and adds ``dL/dx_from`` into ``g_from``. Takes ``At = A^T``; ``t``: a workspace
     ``(d_to, N)``."""
+    if isinstance(s, np.ndarray):
+        e = _tanh_backward_np(g_to, s, out=t)
+        gA, gb = e @ x_from.T, e.sum(1, keepdims=True)
+        g_from += h * (At @ e)
+        return gA, gb
     e = _tanh_backward(g_to, s, out=t)  # (d_to, N): (1 - s^2) g = dL/da / h
     gA = torch.mm(e, x_from.t())  # (d_to, d_from)
     gb = e.sum(1, keepdim=True)  # (d_to, 1)

@@ -8,6 +8,7 @@ import torch
 
 from ._base import LayerParams
 from ._h1 import H1
+from ._smoothness import smoothness
 
 
 class DissipativeH1(H1):
@@ -76,10 +77,13 @@ class DissipativeH1(H1):
     def _fused_params(self) -> LayerParams:
         return (self.K.transpose(1, 2), self.b.unsqueeze(2), self.h * self._drift())
 
-    def regularizer(self, alpha: float) -> torch.Tensor:
+    def regularizer(self, alpha: float, *, node: bool = False) -> torch.Tensor:
         """H1's ``alpha h sum_j 0.5 (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`` plus
         ``alpha h sum_j 0.5 ||L_{j+1} - L_j||_F^2``: the new parameters are smoothed over
         the layers as ``K`` and ``b`` are."""
+        if node:
+            K, b = self.structured()
+            return smoothness(alpha * self.h, K, b, self.L)
         dL = self.L[1:] - self.L[:-1]  # (L-1, nf, nf)
         return super().regularizer(alpha) + alpha * self.h * 0.5 * dL.pow(2).sum()
 

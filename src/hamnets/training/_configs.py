@@ -95,6 +95,9 @@ class RunConfig:
     KIND: ClassVar[str] = ""
     #: older key -> current key, applied when a stored configuration is read.
     RENAMED: ClassVar[dict[str, str]] = {}
+    #: key -> value for a stored configuration that lacks the key (it was written before the
+    #: field existed, with the behaviour this value names).
+    ABSENT: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain values (tuples become lists in JSON), and ``format``."""
@@ -116,7 +119,7 @@ class RunConfig:
             raise ConfigError(f"{source}: expected a JSON object of settings.")
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {k: v for k, v in cls.ABSENT.items() if k not in data}
         for key, value in data.items():
             if key == "format":
                 if not isinstance(value, int) or isinstance(value, bool) or value > FORMAT:

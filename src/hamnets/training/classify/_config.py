@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._configs import RunConfig, check_seed, free
 
@@ -56,9 +56,17 @@ class ClassifyConfig(RunConfig):
             saved configuration restores the topology without re-reading a file.
         allow_isolated_nodes: accept nodes of a ``file:`` graph that no edge touches (refused
             by default: usually a typo in the edge list).
+        fused: the fast kernels: the H-DNN as one fused node (numpy on a CPU at these batch
+            sizes, :mod:`hamnets.hdnn._fused`), the paper protocol's read-out fits in numpy on
+            a CPU, and Adam on torch's fused kernel where it serves the parameters. False:
+            the plain layer loop, torch read-out and ``torch.optim.Adam``, the code every
+            figure recorded before this field was made with (a stored configuration without
+            it resumes with False). The same training to float rounding, so a resumed run
+            may change it (free).
     """
 
     KIND: ClassVar[str] = "classify"
+    ABSENT: ClassVar[dict[str, Any]] = {"fused": False}
 
     dataset: str = "swiss_roll"
     model: str = "H1_J1"
@@ -82,6 +90,7 @@ class ClassifyConfig(RunConfig):
     graph: str | None = None
     graph_edges: tuple[tuple[int, int], ...] | None = None
     allow_isolated_nodes: bool = free(False)
+    fused: bool = free(True)
 
     def __post_init__(self) -> None:
         from ...hdnn import BASELINE_NAMES, MODEL_NAMES

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ...hdnn import HamiltonianDNN, Readout
+from .._adam import adam
 from .._parallel import Parallel
 from ._config import ClassifyConfig
 from ._readout_fit import AdamReadout, augment
@@ -40,22 +41,36 @@ def paper_lr_factor(epoch: int, step: int, betas: tuple[float, float] = (0.9, 0.
     return _adam_bias_gain(epoch + 1, betas) / _adam_bias_gain(step, betas)
 
 
+def _optimizer(params: list[torch.Tensor], config: ClassifyConfig):
+    """Adam at ``config.lr``: on torch's fused kernel with ``config.fused`` (where it serves
+    the parameters: :func:`hamnets.training._adam.adam`), else ``torch.optim.Adam``'s default
+    implementation (the same update to float32 rounding)."""
+    if config.fused:
+        return adam(params, lr=config.lr, weight_decay=0.0)
+    return torch.optim.Adam(params, lr=config.lr)
+
+
+def _bce(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Mean BCE-with-logits and the number of correct predictions (logit >= 0 for 1)."""
+    loss = F.binary_cross_entropy_with_logits(logits, y)
+    return loss, int(((logits.detach() >= 0).float() == y).sum())
+
+
 def _network_step(
-    optimizer: torch.optim.Optimizer,
+    optimizer,
     model: HamiltonianDNN,
-    logits: torch.Tensor,
-    y: torch.Tensor,
-    alpha: float,
+    data_loss: torch.Tensor,
+    correct: int,
+    config: ClassifyConfig,
     lr: float,
 ) -> tuple[float, int]:
-    """One Adam step at learning rate ``lr`` on mean BCE + R; returns (loss, number correct)."""
-    loss = F.binary_cross_entropy_with_logits(logits, y) + model.regularizer(alpha)
+    """One Adam step at learning rate ``lr`` on ``data_loss + R``; returns (loss, correct)."""
+    loss = data_loss + model.regularizer(config.alpha, node=config.fused)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.step()
-    correct = int(((logits.detach() >= 0).float() == y).sum())
     return float(loss.detach()), correct
 
 
@@ -81,11 +96,14 @@ class PaperProtocol:
         self.config = config
         self.parallel = Parallel() if parallel is None else parallel
         self.net = self.parallel.wrap(model)  # DDP in a multi-process job: averages gradients
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        self.readout = AdamReadout(
-            model.nf, lr=config.lr, ridge=config.readout_ridge, device=device
+        self.optimizer = _optimizer(list(model.parameters()), config)
+        backend = "numpy" if config.fused and device.type == "cpu" else "torch"
+        self.readout, self.final = (
+            AdamReadout(
+                model.nf, lr=config.lr, ridge=config.readout_ridge, device=device, backend=backend
+            )
+            for _ in range(2)
         )
-        self.final = AdamReadout(model.nf, lr=config.lr, ridge=config.readout_ridge, device=device)
 
     def lr_at(self, epoch: int, step: int, steps_per_epoch: int) -> float:
         return self.config.lr * paper_lr_factor(epoch, step + 1)
@@ -99,9 +117,9 @@ class PaperProtocol:
         # The read-out is fitted on the whole global batch, the same on every rank.
         every = self.parallel.gather_rows(features.detach())  # (B_global, nf)
         self.readout.fit(augment(every), self.parallel.gather_rows(y), self.config.readout_steps)
-        logits = self.readout.logits(features)  # (B,)
+        data_loss, correct = self.readout.loss(features, y)
         lr = self.lr_at(epoch, step, steps_per_epoch)
-        return _network_step(self.optimizer, self.model, logits, y, self.config.alpha, lr)
+        return _network_step(self.optimizer, self.model, data_loss, correct, self.config, lr)
 
     @torch.no_grad()
     def fit_classifier(
@@ -152,7 +170,7 @@ class JointProtocol:
         parallel = Parallel() if parallel is None else parallel
         self.net, self.head = parallel.wrap(model), parallel.wrap(self.readout)
         params = list(model.parameters()) + list(self.readout.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.optimizer = _optimizer(params, config)
 
     def lr_at(self, epoch: int, step: int, steps_per_epoch: int) -> float:
         cfg = self.config
@@ -167,9 +185,9 @@ class JointProtocol:
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int, steps_per_epoch: int
     ) -> tuple[float, int]:
-        logits = self.head(self.net(x)).squeeze(1)  # (B,)
+        data_loss, correct = _bce(self.head(self.net(x)).squeeze(1), y)  # logits (B,)
         lr = self.lr_at(epoch, step, steps_per_epoch)
-        return _network_step(self.optimizer, self.model, logits, y, self.config.alpha, lr)
+        return _network_step(self.optimizer, self.model, data_loss, correct, self.config, lr)
 
     def fit_classifier(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, batch_size: int

@@ -4,13 +4,21 @@ The loss is ``mean BCE-with-logits(W y + mu, label) + ridge * 0.5 * (||W||^2 + m
 Its gradient with respect to ``w = [W, mu]`` is ``Ya^T (sigmoid(Ya w) - label) / B + ridge w``
 with ``Ya = [y, 1]``, so no autograd graph is needed: each Adam step is a handful of tensor
 operations on a vector of ``nf + 1`` numbers.
+
+At these sizes (a vector of ``nf + 1`` numbers, a batch of about a hundred) the time of a step
+is the per-operation overhead, so on a CPU the read-out can keep its vectors as numpy arrays
+(``backend="numpy"``): the same update in numpy's operations, about 4x faster (measured:
+about 20 against 90 us per step at nf 4, batch 125, one thread), equal to float32 rounding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 __all__ = ["AdamReadout", "augment"]
 
@@ -30,6 +38,8 @@ class AdamReadout:
         lr: Adam step size.
         ridge: ridge coefficient (the ``alpha_c`` of the papers).
         betas, eps: Adam's constants (PyTorch defaults).
+        backend: ``"torch"`` (any device) or ``"numpy"`` (CPU only; the vectors are numpy
+            arrays, the features and labels the methods take stay tensors).
     """
 
     nf: int
@@ -39,30 +49,45 @@ class AdamReadout:
     eps: float = 1e-8
     device: torch.device | str = "cpu"
     dtype: torch.dtype = torch.float32
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
+        if self.backend not in ("torch", "numpy"):
+            raise ValueError(f"backend must be 'torch' or 'numpy', got {self.backend!r}.")
+        if self.backend == "numpy" and torch.device(self.device).type != "cpu":
+            raise ValueError(f"the numpy read-out runs on the CPU, not on {self.device}.")
         self.reset()
 
     def reset(self) -> None:
         """Zero the read-out and Adam's moments."""
         shape = (self.nf + 1,)
         self.w = torch.zeros(shape, device=self.device, dtype=self.dtype)
-        self.m = torch.zeros_like(self.w)
-        self.v = torch.zeros_like(self.w)
+        if self.backend == "numpy":
+            self.w = self.w.numpy()
+        self.m = self.w * 0
+        self.v = self.w * 0
         self.t = 0
+
+    @property
+    def _w(self) -> torch.Tensor:
+        """``w`` as a tensor (a view of the numpy array: no copy)."""
+        return torch.from_numpy(self.w) if self.backend == "numpy" else self.w
 
     @property
     def W(self) -> torch.Tensor:
         """(1, nf) read-out weights."""
-        return self.w[:-1].unsqueeze(0)
+        return self._w[:-1].unsqueeze(0)
 
     @property
     def mu(self) -> torch.Tensor:
         """(1,) read-out bias."""
-        return self.w[-1:]
+        return self._w[-1:]
 
     def step(self, features_aug: torch.Tensor, labels: torch.Tensor) -> None:
         """One Adam step: ``features_aug`` (B, nf + 1) from :func:`augment`, labels (B,)."""
+        if self.backend == "numpy":
+            self._fit_numpy(_array(features_aug), _array(labels), 1)
+            return
         b1, b2 = self.betas
         residual = torch.sigmoid(features_aug @ self.w).sub_(labels)  # (B,)
         grad = torch.addmv(
@@ -76,16 +101,95 @@ class AdamReadout:
 
     def fit(self, features_aug: torch.Tensor, labels: torch.Tensor, steps: int) -> None:
         """``steps`` Adam steps on one batch, from the current state."""
+        if self.backend == "numpy":
+            self._fit_numpy(_array(features_aug), _array(labels), steps)
+            return
         for _ in range(steps):
             self.step(features_aug, labels)
 
+    def _fit_numpy(self, features_aug: np.ndarray, labels: np.ndarray, steps: int) -> None:
+        """``steps`` Adam steps in numpy: the update of :meth:`step`, with what does not
+        change between the steps (the features transposed and divided by B) made once, and
+        ``sigmoid(z) - label`` as ``0.5 tanh(z / 2) + (0.5 - label)``."""
+        b1, b2 = self.betas
+        scaled_t = features_aug.T / labels.shape[0]  # (nf + 1, B)
+        offset = 0.5 - labels  # (B,)
+        w, m, v = self.w, self.m, self.v
+        for _ in range(steps):
+            residual = features_aug @ w  # (B,)
+            residual *= 0.5
+            np.tanh(residual, out=residual)
+            residual *= 0.5
+            residual += offset  # sigmoid(F w) - labels
+            grad = scaled_t @ residual  # (nf + 1,)
+            grad += self.ridge * w
+            self.t += 1
+            m *= b1
+            m += (1 - b1) * grad
+            v *= b2
+            grad *= grad
+            v += (1 - b2) * grad
+            denom = np.sqrt(v / (1 - b2**self.t))
+            denom += self.eps
+            w -= (self.lr / (1 - b1**self.t)) * m / denom
+
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(B, nf) features -> (B,) logits."""
-        return features @ self.w[:-1] + self.w[-1]
+        w = self._w
+        return features @ w[:-1] + w[-1]
+
+    def loss(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Mean BCE-with-logits of this read-out on ``features`` (B, nf) against ``labels``
+        (B,), differentiable in ``features`` (the read-out is a constant), and the number of
+        correct predictions (logit >= 0 for label 1). With the numpy backend: one autograd
+        node (:class:`_ReadoutBCE`)."""
+        if self.backend == "numpy":
+            loss = _ReadoutBCE.apply(features, self.w, _array(labels))
+            return loss, loss.correct
+        logits = self.logits(features)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        return loss, int(((logits.detach() >= 0).float() == labels).sum())
 
     def state_dict(self) -> dict:
+        if self.backend == "numpy":  # copies: the arrays change in place
+            return {k: torch.tensor(getattr(self, k)) for k in ("w", "m", "v")} | {"t": self.t}
         return {"w": self.w, "m": self.m, "v": self.v, "t": self.t}
 
     def load_state_dict(self, state: dict) -> None:
         self.w, self.m, self.v = (state[k].to(self.device) for k in ("w", "m", "v"))
+        if self.backend == "numpy":
+            self.w, self.m, self.v = (
+                x.to(self.dtype).numpy().copy() for x in (self.w, self.m, self.v)
+            )
         self.t = int(state["t"])
+
+
+def _array(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+class _ReadoutBCE(torch.autograd.Function):
+    """``mean BCE-with-logits(F W + mu, labels)`` in numpy, as one node differentiable in the
+    features ``F`` (B, nf): ``dL/dF = (sigmoid(z) - labels) W^T / B``. The returned 0-d
+    tensor carries ``correct``, the number of right predictions."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, w: np.ndarray, labels: np.ndarray):
+        W = w[:-1]
+        z = _array(features) @ W  # (B,)
+        z += w[-1]
+        # max(z, 0) - z y + log(1 + exp(-|z|)), the stable form
+        loss = np.maximum(z, 0) - z * labels + np.log1p(np.exp(-np.abs(z)))
+        residual = 0.5 * np.tanh(0.5 * z) + (0.5 - labels)  # sigmoid(z) - labels
+        residual /= labels.shape[0]
+        ctx.residual, ctx.W = residual, W.copy()
+        out = features.new_tensor(loss.mean())
+        out.correct = int(((z >= 0) == (labels == 1)).sum())
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        g = np.multiply.outer(ctx.residual, ctx.W)  # (B, nf)
+        g *= float(grad)
+        return torch.from_numpy(g), None, None

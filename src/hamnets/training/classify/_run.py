@@ -291,6 +291,7 @@ def fit_classifier(
             graph=config.topology(),
             generator=gens["init"],
         ).to(device)
+        model.fused = config.fused
         protocol: PaperProtocol | JointProtocol = make_protocol(model, config, device, parallel)
         run = session.claim(f"{data.name}_{config.model}")  # once data and model are valid
         if options.check:  # everything is valid: report what would run, train nothing
