@@ -184,7 +184,9 @@ class HamiltonianDNN(nn.Module):
         if not self._runs_fused(stop - start, y.shape[1]) or _functorch_active():
             # (vmap / jacrev need rules the fused node does not have: the loop has them)
             return self._loop(y.t(), start, stop).t()
-        params = [p[start:stop] for p in self._fused_params()]
+        params = self._fused_params()
+        if start or stop != self.n_layers:  # (slices are autograd nodes: only when needed)
+            params = tuple(p[start:stop] for p in params)
         keep = torch.is_grad_enabled() and any(t.requires_grad for t in (y, *params))
         numpy = runs_on_numpy(y, params, self.numpy_max_columns)
         return _FusedLayers.apply(self, keep, numpy, y, *params)

@@ -127,8 +127,7 @@ class _FusedLayers(torch.autograd.Function):
         shape = (n_layers + 1, 2, *y.shape) if keep else (1, 2, *y.shape)
         lease, lot = model._workspace.take(shape, y)
         if numpy:
-            arrays = [_array(p) for p in params]
-            layers = [tuple(a[j] for a in arrays) for j in range(n_layers)]
+            layers = list(zip(*(_array(p) for p in params), strict=True))  # L tuples of views
             y_, out_, lot_ = _array(y), out.numpy(), lot.numpy()
         else:
             layers = list(zip(*(p.unbind(0) for p in params), strict=True))  # L tuples
@@ -166,7 +165,8 @@ class _FusedLayers(torch.autograd.Function):
             transposed = [p.transpose(1, 2).unbind(0) if p.dim() == 3 else None for p in params]
             # updated in place, in the lot's one free block (y_L is `out`, not lot[L-1, 0])
             g = ctx.lot[n_layers - 1, 0].copy_(g_out)
-        layers_t = [tuple(p if p is None else p[j] for p in transposed) for j in range(n_layers)]
+        nones = [None] * n_layers
+        layers_t = list(zip(*(nones if p is None else p for p in transposed), strict=True))
         states = [model._split_columns(x) for x in (y, *ctx.states, out)]
         grads = model._split_columns(g)
         t, u = ctx.lot[n_layers]  # (nf, N) workspaces
@@ -175,7 +175,7 @@ class _FusedLayers(torch.autograd.Function):
             layer_grads[j] = model._fused_backward(
                 states[j], states[j + 1], grads, ctx.acts[j], t, u, layers[j], layers_t[j]
             )
-        stack = np.stack if ctx.numpy else torch.stack
+        stack = np.array if ctx.numpy else torch.stack  # (np.array: a copy, 2x np.stack's speed)
         param_grads = [stack(g) for g in zip(*layer_grads, strict=True)]  # each (L, ...)
         scales = model._fused_grad_scales()
         for grad, scale in zip(param_grads, scales or (), strict=scales is not None):
