@@ -43,18 +43,19 @@ DATASETS = ("swiss_roll", "double_circles", "double_moons")
 HERE = Path(__file__).resolve().parent
 
 
-def run_ours(job: tuple[str, str, str, int]) -> dict:
+def run_ours(job: tuple[str, str, str, int, bool]) -> dict:
     """One hamnets run in a worker process (one thread)."""
     import torch
 
     from hamnets.training import ClassifyConfig, fit_classifier
 
     torch.set_num_threads(1)
-    suite, model, dataset, seed = job
-    cfg = ClassifyConfig(dataset=dataset, model=model, seed=seed, **SUITES[suite])
+    suite, model, dataset, seed, fused = job
+    cfg = ClassifyConfig(dataset=dataset, model=model, seed=seed, fused=fused, **SUITES[suite])
     m = fit_classifier(cfg).metrics
     return {
         "suite": suite,
+        "fused": fused,
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
         "model": model,
@@ -125,11 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seeds for the reference runs (default: --seeds)",
     )
+    p.add_argument(
+        "--fused",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="our runs with the fast kernels, the default of hamnets classify (--no-fused: the "
+        "plain code the figures recorded before them were made with)",
+    )
     p.add_argument("--out", default=str(HERE / "results" / "toy2d.json"))
     args = p.parse_args(argv)
 
     jobs = [
-        (s, m, d, seed)
+        (s, m, d, seed, args.fused)
         for s in args.suites
         for m in args.models
         for d in args.datasets
@@ -156,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 table.append(
                     {
                         "suite": s,
+                        "fused": args.fused,
                         **SUITES[s],
                         "model": m,
                         "dataset": d,
