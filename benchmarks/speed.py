@@ -21,7 +21,11 @@ Workloads (``--only``):
   reference's defaults), in CPU seconds of the training call: ours (``fit_classifier`` as
   ``hamnets classify --protocol paper`` runs it), ours as it was (``fused=False``: the plain
   layer loop, torch read-out, ``torch.optim.Adam``), and the reference through
-  ``_reference_hdnn.py`` (as in ``toy2d.py``).
+  ``_reference_hdnn.py`` (as in ``toy2d.py``), the three alternated seed by seed. With the
+  fraction of the compute bound: the run's matrix-product FLOPs (:func:`paper2d_flops`,
+  0.66 GFLOP) at the rate measured before each seed, over the CPU seconds; a fraction of a
+  percent, as expected of products of 4 x 4 matrices: the run is bound by per-operation
+  overhead.
 
 Subnormal floats: once the classifier is confident, cross-entropy's gradients hold many
 subnormal numbers and every matrix product that reads them runs up to 100x slower (no path is
@@ -245,6 +249,30 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
 
 
 # -- 2D paper protocol ------------------------------------------------------------------------
+def paper2d_flops(
+    nf: int = 4,
+    layers: int = 16,
+    batch: int = 125,
+    n_train: int = 4000,
+    epochs: int = 50,
+    readout_steps: int = 10,
+    final_epochs: int = 50,
+) -> int:
+    """Matrix-product FLOPs of one 2D paper-protocol run (H1, the shapes of its products).
+
+    Per training step: the network's two ``(nf, nf) @ (nf, B)`` products per layer forward
+    and four backward (input and weight gradients), ``6 x 2 nf^2 B L``; the read-out fits,
+    two ``(B, nf + 1)`` matrix-vector products per Adam step, ``readout_steps + 1`` of them
+    (the fit and the loss). The final read-out: two products per step. Elementwise work
+    (tanh, Adam) is not counted.
+    """
+    spe = n_train // batch
+    network = 6 * 2 * nf * nf * batch * layers
+    readout = (readout_steps + 1) * 2 * 2 * batch * (nf + 1)
+    final = final_epochs * spe * 2 * 2 * batch * (nf + 1)
+    return epochs * spe * (network + readout) + final
+
+
 def _ours_toy2d(fused: bool, seed: int) -> dict:
     from hamnets.training import ClassifyConfig, fit_classifier
 
@@ -279,21 +307,35 @@ def bench_toy2d(ref_dir: str | None, repeats: int) -> dict:
         runs["reference"] = lambda seed: _reference_toy2d(ref_dir, seed)
     rows: dict[str, list[dict]] = {k: [] for k in runs}
     load_before = load()
+    gflops = []
     for seed in range(repeats):
+        gflops.append(gemm_gflops(repeats=5))
         for name, run in runs.items():
             rows[name].append(run(seed))
+    rate, flops = statistics.median(gflops), paper2d_flops()
     out = {
         "workload": "2D paper protocol, H1_J1, swiss_roll, L=16, T=1.2, 50 epochs",
         "load_before": load_before,
         "load_after": load(),
         "seeds": list(range(repeats)),
+        "gemm_gflops": round(rate, 1),
+        "flops_per_run": flops,
+        "compute_bound_cpu_seconds": round(flops / (rate * 1e9), 4),
     }
     for name, rs in rows.items():
+        median = statistics.median(r["cpu_seconds"] for r in rs)
         out[name] = {
             "cpu_seconds": [round(r["cpu_seconds"], 2) for r in rs],
-            "cpu_seconds_median": round(statistics.median(r["cpu_seconds"] for r in rs), 2),
+            "cpu_seconds_median": round(median, 2),
             "test_accuracy": [r["test_accuracy"] for r in rs],
+            "fraction_of_compute_bound": round(flops / (rate * 1e9) / median, 5),
         }
+    per_seed = [
+        r["cpu_seconds"] / o["cpu_seconds"]
+        for r, o in zip(rows.get("reference", []), rows["ours"], strict=False)
+    ]
+    if per_seed:
+        out["per_seed_ratio_reference_over_ours"] = [round(x, 2) for x in per_seed]
     base = out["ours"]["cpu_seconds_median"]
     out["ratio_unfused_over_ours"] = round(out["ours_unfused"]["cpu_seconds_median"] / base, 2)
     if "reference" in out:
@@ -368,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         t = result["toy2d"] = bench_toy2d(args.reference_dir, args.toy2d_repeats)
         for name in ("ours", "ours_unfused", "reference"):
             if name in t:
-                print(f"toy2d {name:13s} {t[name]['cpu_seconds_median']:6.2f} CPU-s per run")
+                print(
+                    f"toy2d {name:13s} {t[name]['cpu_seconds_median']:6.2f} CPU-s per run  "
+                    f"{100 * t[name]['fraction_of_compute_bound']:.2f}% of the compute bound"
+                )
         print(
             f"toy2d: reference / ours {t.get('ratio_reference_over_ours', float('nan')):.2f}x "
             f"less CPU, unfused / ours {t['ratio_unfused_over_ours']:.2f}x; load "

@@ -116,8 +116,7 @@ def test_smoothness_node_gradcheck():
     assert float(smoothness(0.7, one).detach()) == 0.0
 
 
-@pytest.mark.parametrize("protocol", ["paper", "joint"])
-@pytest.mark.parametrize("model", ["H1_J1", "MS1"])
+@pytest.mark.parametrize(("protocol", "model"), [("paper", "H1_J1"), ("joint", "MS1")])
 def test_a_short_run_with_the_fast_kernels_follows_the_plain_one(protocol, model):
     """The same training to float rounding: two epochs of each, the loss of every epoch
     within 1e-4 relative (rounding grows over the steps, but not that far in 64 steps)."""
