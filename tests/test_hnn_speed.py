@@ -219,3 +219,17 @@ def test_baseline_node_backward_twice_on_a_retained_graph():
     first = torch.autograd.grad(loss, list(field.parameters()), retain_graph=True)
     second = torch.autograd.grad(loss, list(field.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_tanh_linears_reads_the_layers_the_nodes_use():
+    tanh = EnergyMLP(2, (8, 8), generator=_gen(12))
+    linears = tanh.tanh_linears()
+    assert linears == [m for m in tanh.net if isinstance(m, torch.nn.Linear)]
+    assert tanh.has_closed_form_gradient
+    soft = EnergyMLP(2, (8, 8), activation=torch.nn.Softplus, generator=_gen(12))
+    assert soft.tanh_linears() is None and not soft.has_closed_form_gradient
+    with pytest.raises(ValueError, match="tanh activations only"):
+        soft.input_gradient(torch.zeros(3, 2))
+    # an edit after construction is seen: a tanh swapped for another activation
+    tanh.net[1] = torch.nn.Softplus()
+    assert tanh.tanh_linears() is None
