@@ -16,7 +16,7 @@ import torch
 from hamnets._kernels import addmm_, linear, matmul, tanh_
 from hamnets.cli._common import keep_freed_memory
 from hamnets.hnn import EnergyMLP, MLPField
-from hamnets.hnn._tanh_forward import tanh_mlp
+from hamnets.hnn._tanh_forward import _tanh_backward_, tanh_mlp
 from hamnets.hnn._tanh_gradient import _composite, tanh_mlp_input_gradient
 
 #: the issue's bound: relative norm difference per tensor, float32 against the reference.
@@ -198,3 +198,38 @@ def test_baseline_keeps_other_activations_on_the_plain_network():
 def test_keep_freed_memory_is_harmless():
     assert keep_freed_memory() in (True, False)
     assert keep_freed_memory() in (True, False)  # twice: same settings
+
+
+def test_in_place_tanh_backward_is_torchs_bit_for_bit():
+    g = _gen(9)
+    grad = torch.randn(200, 750, generator=g)
+    a = torch.rand(200, 750, generator=g) * 2 - 1
+    expected = torch.ops.aten.tanh_backward(grad, a)
+    out = _tanh_backward_(grad, a)
+    assert out.data_ptr() == grad.data_ptr()  # written into grad's buffer
+    assert torch.equal(out, expected)
+
+
+def test_baseline_node_backward_twice_on_a_retained_graph():
+    # the backward works in place on buffers of its own only: the saved tensors are intact,
+    # so a second backward through the same graph gives the same gradients, bit for bit
+    field = MLPField(2, (200, 200), generator=_gen(10))
+    x = torch.rand(750, 2, generator=_gen(11)) * 2 - 1
+    loss = field(x).pow(2).mean()
+    first = torch.autograd.grad(loss, list(field.parameters()), retain_graph=True)
+    second = torch.autograd.grad(loss, list(field.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_tanh_linears_reads_the_layers_the_nodes_use():
+    tanh = EnergyMLP(2, (8, 8), generator=_gen(12))
+    linears = tanh.tanh_linears()
+    assert linears == [m for m in tanh.net if isinstance(m, torch.nn.Linear)]
+    assert tanh.has_closed_form_gradient
+    soft = EnergyMLP(2, (8, 8), activation=torch.nn.Softplus, generator=_gen(12))
+    assert soft.tanh_linears() is None and not soft.has_closed_form_gradient
+    with pytest.raises(ValueError, match="tanh activations only"):
+        soft.input_gradient(torch.zeros(3, 2))
+    # an edit after construction is seen: a tanh swapped for another activation
+    tanh.net[1] = torch.nn.Softplus()
+    assert tanh.tanh_linears() is None

@@ -43,13 +43,12 @@ class MLPField(nn.Module):
             raise ValueError(
                 f"MLPField expects states of shape (batch, {self.dim}), got {tuple(x.shape)}."
             )
-        if self._tanh:
-            linears = [m for m in self.net.net if isinstance(m, nn.Linear)]
+        linears = self.net.tanh_linears()
+        if linears is not None:  # every activation tanh: the fused node computes the field
             return tanh_mlp(x, [m.weight for m in linears], [m.bias for m in linears])
         return self.net(x)
 
     @property
     def _tanh(self) -> bool:
         """True when every activation is ``tanh`` (then the fused node computes the field)."""
-        acts = [m for m in self.net.net if not isinstance(m, nn.Linear)]
-        return all(isinstance(m, nn.Tanh) for m in acts)
+        return self.net.tanh_linears() is not None

@@ -75,6 +75,18 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def tanh_linears(self) -> list[nn.Linear] | None:
+        """The ``nn.Linear`` layers in order when every activation is ``tanh`` (what the fused
+        tanh nodes read), else None; one pass over the layers, made at every call (the
+        network may have been edited since construction)."""
+        linears = []
+        for m in self.net:
+            if isinstance(m, nn.Linear):
+                linears.append(m)
+            elif not isinstance(m, nn.Tanh):
+                return None
+        return linears
+
 
 class EnergyMLP(MLP):
     """The default energy network ``H_theta(x)``: states ``(batch, 2n)`` -> energies ``(batch,)``.
@@ -109,8 +121,7 @@ class EnergyMLP(MLP):
     @property
     def has_closed_form_gradient(self) -> bool:
         """True when every activation is ``tanh`` (then :meth:`input_gradient` is exact)."""
-        acts = [m for m in self.net if not isinstance(m, nn.Linear)]
-        return all(isinstance(m, nn.Tanh) for m in acts)
+        return self.tanh_linears() is not None
 
     def input_gradient(self, x: torch.Tensor) -> torch.Tensor:
         """``dH/dx`` ``(batch, dim)`` in closed form for a tanh MLP (the backward pass written
@@ -121,9 +132,9 @@ class EnergyMLP(MLP):
         matrix products instead of autograd's double backward; higher derivatives
         (``create_graph=True``) stay exact. Under ``torch.no_grad()`` it records nothing.
         """
-        if not self.has_closed_form_gradient:
+        linears = self.tanh_linears()
+        if linears is None:
             raise ValueError("input_gradient is written for tanh activations only.")
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
         hidden = linears[:-1]
         return tanh_mlp_input_gradient(
             x, [m.weight for m in hidden], [m.bias for m in hidden], linears[-1].weight

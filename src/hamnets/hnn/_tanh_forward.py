@@ -45,6 +45,12 @@ def _forward(x: torch.Tensor, weights: Sequence[torch.Tensor], biases) -> list[t
     return outs
 
 
+def _tanh_backward_(grad: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``grad <- grad (1 - a^2)`` in place: torch's ``tanh_backward`` kernel (the same
+    arithmetic, so the same bits) writing into ``grad`` instead of a new buffer."""
+    return torch.ops.aten.tanh_backward.grad_input(grad, a, grad_input=grad)
+
+
 class _TanhMLP(torch.autograd.Function):
     """``(x, W_1, b_1, ..., W_L, b_L, W_o, b_o) -> y`` ``(batch, out)``; see the module text.
 
@@ -91,7 +97,8 @@ class _TanhMLP(torch.autograd.Function):
         # a_bar_L^T = W_o^T y_bar^T: a skinny product, (width_L, out) x (out, batch)
         a_bar = matmul(weights[-1].t(), y_rows)
         for layer in range(n, 0, -1):  # 1-based hidden layer
-            z_bar = torch.ops.aten.tanh_backward(a_bar, acts[layer - 1])  # a_bar (1 - a^2)
+            # z_bar = a_bar (1 - a^2), in a_bar's buffer (a product's output, the node's own)
+            z_bar = _tanh_backward_(a_bar, acts[layer - 1])
             grad_b.insert(0, z_bar.sum(1))
             if layer > 1:  # dW_l = z_bar_l^T a_{l-1}: (width_l, batch) x (batch, width_{l-1})
                 grad_w.insert(0, matmul(z_bar, acts[layer - 2].t()))
