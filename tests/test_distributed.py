@@ -13,6 +13,7 @@ N_LAYERS, T_END, BATCH = 3, 1.2, 5
 GRAPH = Graph.from_edges(4, [(0, 1), (1, 2), (2, 3), (0, 2)], spec="test-kite")
 
 
+@pytest.mark.slow  # multi-process; make test-all (keeps make test near 2 min)
 def test_four_processes_match_single_process_model() -> None:
     n = GRAPH.n_nodes
     gen = torch.Generator().manual_seed(0)
@@ -93,6 +94,7 @@ def _takes_port(rank: int, port: int, out: str) -> None:
         s.bind(("127.0.0.1", port))
 
 
+@pytest.mark.slow  # multi-process; make test-all (keeps make test near 2 min)
 def test_launch_retries_on_a_port_taken_before_the_store_binds_it(tmp_path) -> None:
     from hamnets.distributed import launch
 

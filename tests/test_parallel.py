@@ -159,6 +159,7 @@ def _assert_same_images_model(got: dict, expected: dict) -> None:
         torch.testing.assert_close(got[name], value, rtol=0, atol=atol, msg=name)
 
 
+@pytest.mark.slow  # multi-process; make test-all (keeps make test near 2 min)
 def test_images_two_processes_match_one_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_image_worker, 2, args=(2, str(tmp_path)), timeout_s=120)
     single = run_images(IMAGES, _image_options(tmp_path / "single"), data=_images(),
@@ -283,6 +284,7 @@ def _close(got: dict, expected: dict) -> None:
             torch.testing.assert_close(got[name][key], value, rtol=0, atol=1e-5, msg=key)
 
 
+@pytest.mark.slow  # multi-process; make test-all (keeps make test near 2 min)
 def test_hnn_two_processes_match_one_process_resume_on_one_and_fail_cleanly(
     tmp_path: Path, one_thread
 ) -> None:
