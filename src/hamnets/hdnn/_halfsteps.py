@@ -51,6 +51,16 @@ def _tanh_backward(g: Tensor, s: Tensor, *, out: Tensor) -> Tensor:
     return torch.ops.aten.tanh_backward.grad_input(g, s, grad_input=out)
 
 
+def _activation(A, x, b, *, s) -> None:
+    """``s = tanh(A x + b)``, for torch tensors or numpy arrays alike."""
+    if isinstance(s, np.ndarray):
+        np.matmul(A, x, out=s)
+        s += b
+        np.tanh(s, out=s)
+    else:
+        tanh_(torch.addmm(b, A, x, out=s))
+
+
 def shear(
     x_from: Tensor, x_to: Tensor, Wt: Tensor, b: Tensor, M: Tensor, *, out: Tensor, s: Tensor
 ) -> None:
@@ -59,15 +69,12 @@ def shear(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``Wt (d_a, d_from)``, ``b (d_a, 1)``,
     ``M (d_to, d_a)``, ``out (d_to, N)``, ``s (d_a, N)``.
     """
+    _activation(Wt, x_from, b, s=s)  # (d_a, N)
     if isinstance(s, np.ndarray):
-        np.matmul(Wt, x_from, out=s)
-        s += b
-        np.tanh(s, out=s)
         np.matmul(M, s, out=out)
         out += x_to
-        return
-    tanh_(torch.addmm(b, Wt, x_from, out=s))  # (d_a, N)
-    torch.addmm(x_to, M, s, out=out)  # (d_to, N)
+    else:
+        torch.addmm(x_to, M, s, out=out)  # (d_to, N)
 
 
 def shear_backward(
@@ -106,15 +113,12 @@ def residual(
     Shapes: ``x_from (d_from, N)``, ``x_to (d_to, N)``, ``A (d_to, d_from)``, ``b (d_to, 1)``,
     ``out (d_to, N)``, ``s (d_to, N)``.
     """
+    _activation(A, x_from, b, s=s)  # (d_to, N)
     if isinstance(s, np.ndarray):
-        np.matmul(A, x_from, out=s)
-        s += b
-        np.tanh(s, out=s)
         np.multiply(s, h, out=out)
         out += x_to
-        return
-    tanh_(torch.addmm(b, A, x_from, out=s))  # (d_to, N)
-    torch.add(x_to, s, alpha=h, out=out)
+    else:
+        torch.add(x_to, s, alpha=h, out=out)
 
 
 def residual_backward(
