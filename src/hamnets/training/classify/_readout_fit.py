@@ -7,8 +7,9 @@ operations on a vector of ``nf + 1`` numbers.
 
 At these sizes (a vector of ``nf + 1`` numbers, a batch of about a hundred) the time of a step
 is the per-operation overhead, so on a CPU the read-out can keep its vectors as numpy arrays
-(``backend="numpy"``): the same update in numpy's operations, about 4x faster (measured:
-about 20 against 90 us per step at nf 4, batch 125, one thread), equal to float32 rounding.
+(``backend="numpy"``): the same update in numpy's operations and Python floats, several times
+faster (measured: 10 steps in about 0.12 ms against about 0.9 ms at nf 4, batch 125, one
+thread, in isolation), equal to float32 rounding.
 """
 
 from __future__ import annotations
