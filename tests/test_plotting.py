@@ -59,3 +59,35 @@ def test_plot_gradient_norms_and_depth_profiles() -> None:
     assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["MLP", "H2"]
     with pytest.raises(ValueError, match="L\\+1"):
         plot_depth_profiles(ax2, {"bad": norms})
+
+
+def test_write_gif_draws_every_frame_once_and_keeps_the_layout(tmp_path):
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    from PIL import Image
+
+    from hamnets.plotting._classify import new_figure
+    from hamnets.plotting._gif import write_gif
+
+    fig, axes = new_figure(1, 2)
+    (line,) = axes[0, 0].plot([0, 1], [0, 1])
+    axes[0, 0].set_xlim(0, 3)
+    seen = []
+
+    def update(k: int) -> None:
+        seen.append(k)
+        line.set_xdata([0, k])
+        axes[0, 0].set_title(f"frame {k}")
+
+    path = write_gif(tmp_path / "a.gif", fig, update, [0, 1, 2], fps=4, dpi=40, freeze_layout=True)
+    assert seen == [0, 1, 2]
+    with Image.open(path) as im:
+        assert im.n_frames == 3 and im.info["duration"] == 250
+        im.seek(0)
+        first = im.convert("RGB").copy()
+        im.seek(2)
+        last = im.convert("RGB").copy()
+    assert first.size == last.size and first.tobytes() != last.tobytes()
+    # laid out once, on the first frame (the constrained engine is then switched off)
+    assert not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    with pytest.raises(ValueError, match="at least one frame"):
+        write_gif(tmp_path / "b.gif", fig, update, [], fps=4, dpi=40)

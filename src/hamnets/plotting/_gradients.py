@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._classify import new_figure
+from ._gif import write_gif
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -138,24 +139,20 @@ def save_trajectories_gif(
         raise ValueError(
             "writing a GIF needs pillow; install it with `pip install 'hamnets[gif]'`."
         ) from exc
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
     if len(perturbed_runs) != len(lags) or not lags:
         raise ValueError("perturbed_runs and lags must be non-empty and of the same length.")
     fig, axes = new_figure(size=figsize)
     ax = axes[0, 0]
 
-    def draw(k: int) -> list:
+    def draw(k: int) -> None:
         ax.clear()
         plot_trajectories(
             ax, nominal, perturbed_runs[k], title=f"perturbation at T - t, t = {lags[k]:.2f}"
         )
-        return []
 
-    anim = FuncAnimation(fig, draw, frames=len(lags), blit=False)
     path = os.fspath(path)
     tmp = path + ".tmp.gif"
-    anim.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
+    write_gif(tmp, fig, draw, range(len(lags)), fps=fps, dpi=dpi)
     os.replace(tmp, path)
 
 
