@@ -13,7 +13,7 @@ import copy
 import pytest
 import torch
 
-from hamnets._kernels import addmm_, linear, matmul, tanh_
+from hamnets._kernels import addmm_, cpu_vendor, linear, matmul, tanh_
 from hamnets.cli._common import keep_freed_memory
 from hamnets.hnn import EnergyMLP, MLPField
 from hamnets.hnn._tanh_forward import _tanh_backward_, tanh_mlp
@@ -49,6 +49,25 @@ def test_products_match_float64(m, k, n):
     # transposed views (the weight gradients' layout: a contraction over the batch)
     at, bt = a.t().contiguous(), b.t().contiguous()
     assert rel(matmul(at.t(), bt.t()), exact) < TOL
+
+
+def test_cpu_vendor_reads_the_first_processor_and_tolerates_no_file(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\n\nprocessor\t: 1\n")
+    assert cpu_vendor(info) == "GenuineIntel"
+    info.write_text("processor\t: 0\nmodel name\t: ARMv8\n\nvendor_id\t: Other\n")
+    assert cpu_vendor(info) == ""  # only the first block is read; it names none
+    assert cpu_vendor(tmp_path / "missing") == ""
+
+
+def test_the_two_product_routes_agree_to_rounding():
+    """``A B`` with ``B`` contiguous (MKL on Intel, oneDNN elsewhere) against the same
+    product with ``B`` a transposed view (oneDNN everywhere), at the spring's sizes."""
+    g = _gen(3)
+    w, a = torch.randn(200, 200, generator=g), torch.randn(200, 750, generator=g)
+    exact = w.double() @ a.double()
+    assert rel(matmul(w, a), exact) < TOL
+    assert rel(matmul(w, a.t().contiguous().t()), exact) < TOL
 
 
 def test_products_float64_stay_float64():
