@@ -21,6 +21,7 @@ OUTPUTS = (
 )
 
 
+@pytest.mark.long(3)
 def test_short_classify_run_writes_every_output(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(

@@ -260,6 +260,7 @@ def _property(examples: int, derandomize: bool):
     return check
 
 
+@pytest.mark.long(2)
 def test_every_command_exits_0_or_2_without_a_traceback():
     _property(40, derandomize=True)()
 

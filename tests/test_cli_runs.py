@@ -62,6 +62,7 @@ def test_image_flags_on_2d_data_are_refused(argv, message, tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.long(4)
 def test_two_runs_into_one_folder_at_once_one_is_refused_the_other_completes(tmp_path, capsys):
     """The first run is another process (``python -m hamnets``); the second, started here
     once the first has written its config.json (``main`` in this process: no second start

@@ -461,6 +461,7 @@ def test_periodic_energy_refuses_what_it_cannot_embed():
         HNNConfig(model="baseline", symmetry="periodic")
 
 
+@pytest.mark.long(4)
 def test_cli_symmetry_periodic_reads_the_pendulum_angle_through_cos_and_sin(tmp_path):
     import json
 

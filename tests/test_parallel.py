@@ -84,6 +84,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.long(13)
 def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_worker, 2, args=(2, str(tmp_path), None), timeout_s=120)
     for config in CONFIGS:

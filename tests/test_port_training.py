@@ -50,6 +50,7 @@ def test_the_four_port_systems_are_registered_with_port_models() -> None:
         HNNConfig(system="spring", model="port")
 
 
+@pytest.mark.long(2)
 def test_rows_carry_each_state_its_input_and_time() -> None:
     data = _seed0_data("forced_pendulum")
     d = data.port
@@ -81,6 +82,7 @@ def test_port_pairs_read_each_row_at_its_own_time() -> None:
     assert isinstance(PortHamiltonianNN(energy).hnn.energy, TimeEnergyMLP)
 
 
+@pytest.mark.long(2)
 @pytest.mark.parametrize("name", ["damped_spring", "forced_pendulum", "parametric_spring"])
 def test_the_exact_system_as_the_model_scores_zero_errors(name: str) -> None:
     """The evaluation run on the true system itself: rollouts equal to the solver's
@@ -123,6 +125,7 @@ def _run(path: Path, config: HNNConfig | None, *, resume: bool = False, **kwargs
     return metrics, RunDir(path).load_checkpoint()["task"]
 
 
+@pytest.mark.long(7)
 def test_ctrl_c_then_resume_of_a_port_run_gives_the_uninterrupted_run(tmp_path) -> None:
     config = HNNConfig(system="forced_pendulum", model="port", batch_size=256, **TINY)
     full, full_nets = _run(tmp_path / "full", config)
@@ -146,6 +149,7 @@ def test_ctrl_c_then_resume_of_a_port_run_gives_the_uninterrupted_run(tmp_path) 
     ).read_text()
 
 
+@pytest.mark.long(6)
 def test_cli_port_run_writes_the_metrics_and_the_energy_balance(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     code = main(["hnn", "--system", "mass_spring_damper", "--model", "port", "--steps", "5",
