@@ -1,9 +1,9 @@
 """How the suite runs under pytest-xdist: one torch thread per worker, the long tests first.
 
-``make test`` runs two workers on two cores; torch's default of one OpenMP thread per core
-would put four threads on two cores while both workers compute.
+``make test`` runs two pytest-xdist workers on two cores; torch's default of one OpenMP thread
+per core would put four threads on two cores while both workers compute.
 
-``make test`` runs two pytest-xdist workers, which take the tests in collection order. A long
+The workers take the tests in collection order. A long
 test that is started last keeps one worker busy while the other has nothing left to do, so the
 tests marked ``@pytest.mark.long(seconds)`` (their CPU time in one process, measured) are
 moved to the front of the collection, longest first; every other test keeps its place.
