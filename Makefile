@@ -13,9 +13,22 @@ $(BIN)/python:
 
 # The build requirements of pyproject.toml go into the venv once, and the package is built
 # there (--no-build-isolation): pip's isolated build environment costs 10-15 s per install.
+# pip byte-compiles nothing (--no-compile): its compile of all 7400 modules it installs took
+# 28 s of a 42 s pip install on the 2-core machine. PRECOMPILE then imports what the library,
+# its command line and the tests load (torch, torch._dynamo with sympy for DDP, matplotlib,
+# pytest, ...: about 1950 modules), in two processes at once, with .pyc writing switched on, so
+# that no process compiles them again, PYTHONDONTWRITEBYTECODE or not (an uncompiled torch +
+# matplotlib import: 8.5 s against 3.6 s). Measured on fresh clones: make install 68.8 -> 41.8 s,
+# and the test suite after it no slower (86.8 and 83.6 s against 92.7 and 85.5 s). A module
+# that fails to import there only stays uncompiled.
+PRECOMPILE := $(BIN)/python -c "import importlib, sys; sys.dont_write_bytecode = False; \
+	[importlib.import_module(m) for m in sys.argv[1:]]"
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet --no-build-isolation -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile --no-build-isolation -c constraints.txt \
+		-e '.[dev]'
+	$(PRECOMPILE) torch._dynamo & \
+		$(PRECOMPILE) sympy matplotlib.pyplot PIL.Image pytest xdist hypothesis tqdm; wait
 	touch $(STAMP)
 
 install: $(STAMP)

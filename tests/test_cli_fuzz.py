@@ -19,8 +19,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from hamnets.cli import main
 
@@ -46,13 +44,6 @@ FILES = ["good.csv", "empty.csv", "bom.csv", "typo.csv", "oneclass.csv", "big.cs
          "binary.csv", "dir.csv", "junk.npz", "good.npz", "gen.csv", "gen.npz", "nope.csv",
          "mnist"]  # fmt: skip
 
-value = st.one_of(
-    st.sampled_from(EDGES + FLOATS + ODD + NAMES + FILES),
-    st.integers(-(10**20), 10**20).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.text(max_size=12),
-)
-
 #: flags the sweep never gives: they would reach the network or print help and exit
 NEVER = {"--help", "--version", "--network", "--check"}
 
@@ -75,9 +66,23 @@ def _options(command: str) -> list[tuple[str, int]]:
     return sorted(out)
 
 
-def _flags(command: str, drop: tuple[str, ...] = ()) -> st.SearchStrategy[list[str]]:
+def _value():
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.sampled_from(EDGES + FLOATS + ODD + NAMES + FILES),
+        st.integers(-(10**20), 10**20).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.text(max_size=12),
+    )
+
+
+def _flags(command: str, drop: tuple[str, ...] = ()):
     """Up to four flags of ``command`` (the ``drop``-ped ones left out), each with as many
     generated values as it takes."""
+    from hypothesis import strategies as st
+
+    value = _value()
     options = [o for o in _options(command) if o[0] not in drop]
     item = st.sampled_from(options).flatmap(
         lambda o: st.lists(value, min_size=o[1], max_size=o[1]).map(lambda vs: [o[0], *vs])
@@ -151,82 +156,96 @@ def _drive(argv: list[str], csv_text: bytes, npz_bytes: bytes, config: bytes) ->
             assert _listing(root) == before, (argv, _listing(root) - before)
 
 
-csv_text = st.one_of(
-    st.binary(max_size=200),
-    st.lists(
-        st.lists(st.sampled_from(EDGES + FLOATS + ODD[:8]), min_size=1, max_size=4).map(",".join),
-        max_size=12,
-    ).map(lambda rows: "\n".join(rows).encode("utf-8", "replace")),
-)
-npz_bytes = st.one_of(st.binary(max_size=100), st.just(b"PK\x03\x04" + b"\x00" * 40))
-config_json = st.one_of(
-    st.binary(max_size=60),
-    st.dictionaries(
-        st.sampled_from(
-            [
-                "lr",
-                "layers",
-                "nf",
-                "seed",
-                "epochs",
-                "dataset",
-                "model",
-                "steps",
-                "format",
-                "hidden",
-                "colour",
-            ]
-        ),
-        st.one_of(
-            st.integers(-(10**30), 10**30),
-            st.floats(),
-            st.text(max_size=5),
-            st.none(),
-            st.lists(st.integers(), max_size=3),
-        ),
-        max_size=4,
-    ).map(lambda d: json.dumps(d).encode()),
-)
+def _strategies():
+    """The generated inputs: (command line, CSV text, NPZ bytes, config.json bytes).
 
-#: every command, each with the flags it takes (and some it does not)
-commands = st.one_of(
-    st.tuples(st.just(["classify", "--check"]), _flags("classify")),
-    st.tuples(
-        st.just(["classify", "--check", "--dataset", "mnist", "--no-download"]),
-        _flags("classify", drop=("--dataset",)),
-    ),
-    st.tuples(st.just(["hnn", "--check", "--steps", "5"]), _flags("hnn")),
-    st.tuples(  # the data files, with the flags around them
-        st.sampled_from([f for f in FILES if f != "mnist"]).map(
-            lambda f: ["classify", "--check", "--dataset", f, "--batch-size", "2"]
+    Built on first use, so that only the worker that runs the sweep imports hypothesis
+    (about 1 s with pytest's assertion rewriting of its modules)."""
+    from hypothesis import strategies as st
+
+    csv_text = st.one_of(
+        st.binary(max_size=200),
+        st.lists(
+            st.lists(st.sampled_from(EDGES + FLOATS + ODD[:8]), min_size=1, max_size=4).map(
+                ",".join
+            ),
+            max_size=12,
+        ).map(lambda rows: "\n".join(rows).encode("utf-8", "replace")),
+    )
+    npz_bytes = st.one_of(st.binary(max_size=100), st.just(b"PK\x03\x04" + b"\x00" * 40))
+    config_json = st.one_of(
+        st.binary(max_size=60),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "lr",
+                    "layers",
+                    "nf",
+                    "seed",
+                    "epochs",
+                    "dataset",
+                    "model",
+                    "steps",
+                    "format",
+                    "hidden",
+                    "colour",
+                ]
+            ),
+            st.one_of(
+                st.integers(-(10**30), 10**30),
+                st.floats(),
+                st.text(max_size=5),
+                st.none(),
+                st.lists(st.integers(), max_size=3),
+            ),
+            max_size=4,
+        ).map(lambda d: json.dumps(d).encode()),
+    )
+
+    #: every command, each with the flags it takes (and some it does not)
+    commands = st.one_of(
+        st.tuples(st.just(["classify", "--check"]), _flags("classify")),
+        st.tuples(
+            st.just(["classify", "--check", "--dataset", "mnist", "--no-download"]),
+            _flags("classify", drop=("--dataset",)),
         ),
-        _flags("classify", drop=("--dataset",)),
-    ),
-    st.tuples(
-        st.just(["counterexample", "--no-gif", "--dpi", "20", "--T", "2", "--h", "0.05"]),
-        _flags("counterexample", drop=("--T", "--h", "--gif")),  # bounded work only
-    ),
-    st.tuples(st.just(["data", "mnist", "--no-network"]), _flags("data")),
-    st.tuples(
-        st.just(["gradients", "--compare", "--check"]),
-        _flags("gradients", drop=("--run", "--compare")),
-    ),
-    st.tuples(
-        st.sampled_from(
-            [
-                ["classify", "--check", "--resume", "genrun"],
-                ["hnn", "--check", "--resume", "genrun"],
-                ["evaluate", "genrun"],
-                ["gradients", "--run", "genrun"],
-                ["classify", "--check", "--resume", "nowhere"],
-            ]
+        st.tuples(st.just(["hnn", "--check", "--steps", "5"]), _flags("hnn")),
+        st.tuples(  # the data files, with the flags around them
+            st.sampled_from([f for f in FILES if f != "mnist"]).map(
+                lambda f: ["classify", "--check", "--dataset", f, "--batch-size", "2"]
+            ),
+            _flags("classify", drop=("--dataset",)),
         ),
-        st.just([]),
-    ),
-).map(lambda t: [*t[0], *t[1]])
+        st.tuples(
+            st.just(["counterexample", "--no-gif", "--dpi", "20", "--T", "2", "--h", "0.05"]),
+            _flags("counterexample", drop=("--T", "--h", "--gif")),  # bounded work only
+        ),
+        st.tuples(st.just(["data", "mnist", "--no-network"]), _flags("data")),
+        st.tuples(
+            st.just(["gradients", "--compare", "--check"]),
+            _flags("gradients", drop=("--run", "--compare")),
+        ),
+        st.tuples(
+            st.sampled_from(
+                [
+                    ["classify", "--check", "--resume", "genrun"],
+                    ["hnn", "--check", "--resume", "genrun"],
+                    ["evaluate", "genrun"],
+                    ["gradients", "--run", "genrun"],
+                    ["classify", "--check", "--resume", "nowhere"],
+                ]
+            ),
+            st.just([]),
+        ),
+    ).map(lambda t: [*t[0], *t[1]])
+    return commands, csv_text, npz_bytes, config_json
 
 
 def _property(examples: int, derandomize: bool):
+    from hypothesis import HealthCheck, given, settings
+
+    commands, csv_text, npz_bytes, config_json = _strategies()
+
     @settings(
         max_examples=BUDGET or examples,
         deadline=None,
@@ -241,6 +260,7 @@ def _property(examples: int, derandomize: bool):
     return check
 
 
+@pytest.mark.long(2)
 def test_every_command_exits_0_or_2_without_a_traceback():
     _property(40, derandomize=True)()
 

@@ -89,6 +89,7 @@ def test_tracking_survives_ctrl_c_and_resume(tmp_path) -> None:
     np.testing.assert_allclose(resumed.gradients.norms, full.gradients.norms, rtol=1e-6)
 
 
+@pytest.mark.long(4)
 def test_classify_track_gradients_and_replot(tmp_path) -> None:
     out = tmp_path / "run"
     argv = ["classify", "--model", "H2", "--dataset", "double_moons", "--layers", "4"]

@@ -139,6 +139,7 @@ def test_image_classifier_takes_the_dissipative_model():
         assert net.hdnn.L.grad is not None and float(net.hdnn.L.grad.abs().sum()) > 0
 
 
+@pytest.mark.long(2)
 def test_classify_and_gradients_compare_run_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["classify", "--model", "pH1_J1", "--dataset", "double_moons", "--layers", "4",

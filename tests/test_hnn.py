@@ -354,7 +354,7 @@ def test_cli_symmetry_builds_symmetric_models(tmp_path):
         out = tmp_path / model
         argv = ["hnn", "--system", "spring", "--model", model, "--symmetry", "even"]
         argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
-        assert main([*argv, "--quiet", "--out", str(out)]) == 0
+        assert main([*argv, "--quiet", "--no-plots", "--out", str(out)]) == 0
         assert json.loads((out / "config.json").read_text())["symmetry"] == "even"
         state = torch.load(out / "checkpoint.pt", weights_only=True)["task"]["model"]
         assert any(k.endswith("signs") for k in state)
@@ -461,6 +461,7 @@ def test_periodic_energy_refuses_what_it_cannot_embed():
         HNNConfig(model="baseline", symmetry="periodic")
 
 
+@pytest.mark.long(4)
 def test_cli_symmetry_periodic_reads_the_pendulum_angle_through_cos_and_sin(tmp_path):
     import json
 
@@ -469,7 +470,7 @@ def test_cli_symmetry_periodic_reads_the_pendulum_angle_through_cos_and_sin(tmp_
     out = tmp_path / "run"
     argv = ["hnn", "--system", "pendulum", "--model", "hnn", "--symmetry", "periodic"]
     argv += ["--steps", "5", "--hidden", "8", "--eval-points", "11", "--no-baseline"]
-    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    assert main([*argv, "--quiet", "--no-plots", "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["symmetry"] == "periodic"
     state = torch.load(out / "checkpoint.pt", weights_only=True)["task"]["model"]
     assert state["energy.energy.net.0.weight"].shape == (8, 3)  # reads (cos q, sin q, p)

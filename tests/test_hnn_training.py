@@ -202,7 +202,7 @@ def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
     from hamnets.cli import main
 
     argv = ["hnn", "--system", "tutorial", "--steps", "8", "--batch-size", "128", "--lr", "0.01"]
-    argv += ["--hidden", "8", "--solver", "rk4", "--quiet"]
+    argv += ["--hidden", "8", "--solver", "rk4", "--quiet", "--no-plots"]
     assert main([*argv, "--out", str(tmp_path / "full")]) == 0
 
     def ctrl_c(label: str, done: int) -> None:
@@ -226,7 +226,8 @@ def test_cli_ctrl_c_resume_and_flags(tmp_path, monkeypatch, capsys) -> None:
     )
     # a flag that agrees with the run is allowed; the others (steps: 8, not the tutorial's
     # default 1000) come from the run's config.json
-    assert main(["hnn", "--resume", str(tmp_path / "cut"), "--lr", "0.01", "--quiet"]) == 0
+    resume = ["hnn", "--resume", str(tmp_path / "cut"), "--lr", "0.01", "--quiet", "--no-plots"]
+    assert main(resume) == 0
     metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("full", "cut")]
     assert _without_times(metrics[0]) == _without_times(metrics[1])
     assert metrics[0]["system"] == "tutorial"

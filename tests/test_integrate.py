@@ -145,6 +145,7 @@ _ENERGY_CASES = [
 ]
 
 
+@pytest.mark.long(2)
 @pytest.mark.parametrize("cls", _ENERGY_CASES, ids=lambda c: c.__name__)
 def test_symplectic_energy_error_does_not_grow(cls):
     pend = Pendulum().double()

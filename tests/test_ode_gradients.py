@@ -24,6 +24,7 @@ from hamnets.integrate import (
 F64 = torch.float64
 
 
+@pytest.mark.long(2)
 def test_gradcheck_through_default_odeint_sine_and_linear():
     problem = sine()
     t = torch.linspace(0.5, 1.5, 4, dtype=F64)

@@ -84,6 +84,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.long(13)
 def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_thread) -> None:
     launch(_worker, 2, args=(2, str(tmp_path), None), timeout_s=120)
     for config in CONFIGS:
@@ -99,7 +100,9 @@ def test_two_processes_match_one_process_and_resume_on_one(tmp_path: Path, one_t
     run = RunDir(tmp_path / "run")
     ckpt = run.load_checkpoint()
     assert divmod(ckpt["engine"]["done"], 40) == (1, 11)
-    resumed = fit_classifier(RESUMED, RunOptions(resume=str(run.path)), parallel=Parallel())
+    resumed = fit_classifier(
+        RESUMED, RunOptions(resume=str(run.path), plots=False), parallel=Parallel()
+    )
     full = fit_classifier(RESUMED, None, parallel=Parallel())
     for name, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-5)

@@ -4,6 +4,7 @@ evaluation's metrics against exact answers, the files, resume, and refused combi
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import signal
@@ -29,6 +30,14 @@ PORTS = [name for name, entry in SYSTEMS.items() if entry.port]
 TINY = dict(hidden=(8,), steps=10, log_every=5, horizon=1.0, n_eval=2, eval_points=6)
 
 
+@functools.cache
+def _seed0_data(name: str):
+    """``port_data(name)`` drawn with seed 0, once per test process: the tests below only read
+    it (the forced pendulum's reference rollouts take 1.5 s). That the same seed draws the
+    same data is checked in test_port_systems.py."""
+    return port_data(name, torch.Generator().manual_seed(0), torch.device("cpu"))
+
+
 def test_the_four_port_systems_are_registered_with_port_models() -> None:
     assert sorted(PORTS) == sorted(PORT_PROTOCOLS)
     for name in PORTS:
@@ -41,9 +50,9 @@ def test_the_four_port_systems_are_registered_with_port_models() -> None:
         HNNConfig(system="spring", model="port")
 
 
+@pytest.mark.long(2)
 def test_rows_carry_each_state_its_input_and_time() -> None:
-    g = torch.Generator().manual_seed(0)
-    data = port_data("forced_pendulum", g, torch.device("cpu"))
+    data = _seed0_data("forced_pendulum")
     d = data.port
     assert d is not None
     n, steps = d.train_states.shape[:2]
@@ -73,6 +82,7 @@ def test_port_pairs_read_each_row_at_its_own_time() -> None:
     assert isinstance(PortHamiltonianNN(energy).hnn.energy, TimeEnergyMLP)
 
 
+@pytest.mark.long(2)
 @pytest.mark.parametrize("name", ["damped_spring", "forced_pendulum", "parametric_spring"])
 def test_the_exact_system_as_the_model_scores_zero_errors(name: str) -> None:
     """The evaluation run on the true system itself: rollouts equal to the solver's
@@ -80,7 +90,7 @@ def test_the_exact_system_as_the_model_scores_zero_errors(name: str) -> None:
     config = HNNConfig(system=name, model="port", compare_baseline=False, n_eval=3,
                        horizon=4.0, eval_points=41, rtol=1e-9, atol=1e-11)  # fmt: skip
     truth = build_port_system(name)
-    data = port_data(name, torch.Generator().manual_seed(0), torch.device("cpu"))
+    data = _seed0_data(name)
     model = PortPairs(copy.deepcopy(truth))
     ev = evaluate_port(config, truth, data, {"model": (model, Tsit5(rtol=1e-9, atol=1e-11))})
     m = ev.metrics
@@ -98,7 +108,7 @@ def test_an_hnn_that_cannot_dissipate_scores_a_relative_error_of_one() -> None:
     config = HNNConfig(system="damped_spring", model="hnn", compare_baseline=False, n_eval=2,
                        horizon=2.0, eval_points=11)  # fmt: skip
     truth = build_port_system("damped_spring")
-    data = port_data("damped_spring", torch.Generator().manual_seed(0), torch.device("cpu"))
+    data = _seed0_data("damped_spring")
     g = torch.Generator().manual_seed(0)
     model = PortPairs(PortHamiltonianNN(EnergyMLP(2, (8,), generator=g)))
     m = evaluate_port(config, truth, data, {"model": (model, Tsit5())}).metrics
@@ -115,6 +125,7 @@ def _run(path: Path, config: HNNConfig | None, *, resume: bool = False, **kwargs
     return metrics, RunDir(path).load_checkpoint()["task"]
 
 
+@pytest.mark.long(7)
 def test_ctrl_c_then_resume_of_a_port_run_gives_the_uninterrupted_run(tmp_path) -> None:
     config = HNNConfig(system="forced_pendulum", model="port", batch_size=256, **TINY)
     full, full_nets = _run(tmp_path / "full", config)
@@ -138,6 +149,7 @@ def test_ctrl_c_then_resume_of_a_port_run_gives_the_uninterrupted_run(tmp_path) 
     ).read_text()
 
 
+@pytest.mark.long(6)
 def test_cli_port_run_writes_the_metrics_and_the_energy_balance(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     code = main(["hnn", "--system", "mass_spring_damper", "--model", "port", "--steps", "5",

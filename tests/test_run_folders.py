@@ -167,6 +167,7 @@ def test_a_locked_folder_is_refused_with_the_holders_pid(tmp_path):
     RunLock(tmp_path / "run").release()  # released: free again
 
 
+@pytest.mark.long(2)
 def test_a_lock_held_by_a_killed_process_is_gone(tmp_path):
     import subprocess
     import sys

@@ -114,7 +114,7 @@ def test_ctrl_c_saves_and_resume_reproduces_the_uninterrupted_run(tmp_path, prot
         fit_classifier(cfg, RunOptions(out=str(run.path)), on_step=interrupt)
     ckpt = run.load_checkpoint()
     assert divmod(ckpt["engine"]["done"], 20) == (1, 11)
-    resumed = fit_classifier(cfg, RunOptions(resume=str(run.path)))
+    resumed = fit_classifier(cfg, RunOptions(resume=str(run.path), plots=False))
     for key in ("train_accuracy", "test_accuracy", "final_loss"):
         assert resumed.metrics[key] == full.metrics[key]
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
@@ -122,7 +122,7 @@ def test_ctrl_c_saves_and_resume_reproduces_the_uninterrupted_run(tmp_path, prot
 
 def test_resume_refuses_another_config(tmp_path):
     cfg = ClassifyConfig(**SMALL)
-    fit_classifier(cfg, RunOptions(out=str(tmp_path / "run")))
+    fit_classifier(cfg, RunOptions(out=str(tmp_path / "run"), plots=False))
     with pytest.raises(ValueError, match="the run was made with epochs = 3 \\(given: 4\\)"):
         fit_classifier(
             ClassifyConfig(**dict(SMALL, epochs=4)), RunOptions(resume=str(tmp_path / "run"))
