@@ -38,6 +38,7 @@ def _model(
     model.fused = True
     if backend is not None:
         model.numpy_max_columns = BACKENDS[backend]
+        model.use_c = False  # MS1's C stack: tests/test_hdnn_cstack.py
     return model
 
 

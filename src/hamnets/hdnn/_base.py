@@ -116,6 +116,34 @@ class HamiltonianDNN(nn.Module):
         no factors."""
         return None
 
+    #: whether the fused node runs the model's C stack where it has one and can (MS1 on a CPU
+    #: in float32, :mod:`._cstack`; otherwise the torch path). Set per instance.
+    use_c: bool = True
+
+    def _c_stack(self, y: torch.Tensor, params: LayerParams) -> bool:
+        """Whether the fused node runs :meth:`_c_forward` / :meth:`_c_backward` on states
+        ``y`` ``(nf, N)`` with the stacked ``params`` of :meth:`_fused_params` (no C stack by
+        default)."""
+        return False
+
+    def _c_buffer_shape(self, y: torch.Tensor, params: LayerParams) -> tuple[int, ...]:
+        """The shape of the float buffer :meth:`_c_forward` fills for :meth:`_c_backward`."""
+        raise NotImplementedError
+
+    def _c_forward(
+        self, y: torch.Tensor, out: torch.Tensor, params: LayerParams, buf: torch.Tensor | None
+    ) -> None:
+        """All layers in C: ``y_L`` into ``out`` ``(nf, N)``; what the backward reads into
+        ``buf`` (:meth:`_c_buffer_shape`), None where no backward comes."""
+        raise NotImplementedError
+
+    def _c_backward(
+        self, y: torch.Tensor, params: LayerParams, g_out: torch.Tensor, buf: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The backward of :meth:`_c_forward` from ``g_out = dL/dy_L``: returns ``dL/dy`` and
+        the gradients of ``params`` (scaled: :meth:`_fused_grad_scales` is not applied)."""
+        raise NotImplementedError
+
     def _fused_step(
         self, state: State, new: State, act: torch.Tensor, *params: torch.Tensor
     ) -> None:

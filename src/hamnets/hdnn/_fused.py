@@ -115,7 +115,9 @@ class _FusedLayers(torch.autograd.Function):
     (``once_differentiable``); the plain layer loop (``fused = False``) is.
 
     With ``numpy`` True (see :func:`runs_on_numpy`) the same steps run on numpy views of the
-    same tensors (the half-steps take either kind of array).
+    same tensors (the half-steps take either kind of array). A model with a C stack (MS1 on a
+    CPU in float32: ``model._c_stack``) runs all its layers there instead, keeping ``y`` and
+    a buffer of its own (from the same workspace) for its backward (:mod:`._cstack`).
     """
 
     @staticmethod
@@ -124,8 +126,18 @@ class _FusedLayers(torch.autograd.Function):
     ) -> torch.Tensor:
         n_layers = params[0].shape[0]
         out = y.new_empty(y.shape)  # (nf, N): y_L, returned
+        ctx.model, ctx.numpy = model, numpy
+        ctx.c = not numpy and model._c_stack(y, params)
+        if ctx.c:  # the model's C stack (MS1: ._cstack): keeps y and its own buffer
+            ctx.acts = None
+            if keep:
+                ctx.lease, ctx.acts = model._workspace.take(model._c_buffer_shape(y, params), y)
+            model._c_forward(y, out, params, ctx.acts)
+            ctx.save_for_backward(y, *params)
+            return out
         shape = (n_layers + 1, 2, *y.shape) if keep else (1, 2, *y.shape)
         lease, lot = model._workspace.take(shape, y)
+        ctx.lease = lease
         if numpy:
             layers = list(zip(*(_array(p) for p in params), strict=True))  # L tuples of views
             y_, out_, lot_ = _array(y), out.numpy(), lot.numpy()
@@ -145,7 +157,7 @@ class _FusedLayers(torch.autograd.Function):
             state = new
         # The lot and the views of it are neither inputs nor outputs of the node: attributes of
         # ctx (no reference cycle); the input, output and weights go through save_for_backward.
-        ctx.model, ctx.lot, ctx.lease, ctx.layers, ctx.numpy = model, lot_, lease, layers, numpy
+        ctx.lot, ctx.layers = lot_, layers
         ctx.states, ctx.acts = news[:-1], acts
         ctx.save_for_backward(y, out, *params)
         return out
@@ -153,8 +165,11 @@ class _FusedLayers(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_out: torch.Tensor):
-        model, layers, n_layers = ctx.model, ctx.layers, len(ctx.layers)
+        if ctx.c:
+            y, *params = ctx.saved_tensors
+            return (None, None, None, *ctx.model._c_backward(y, params, g_out, ctx.acts))
         y, out, *params = ctx.saved_tensors  # (checks that nothing was modified in place)
+        model, layers, n_layers = ctx.model, ctx.layers, len(ctx.layers)
         if ctx.numpy:
             y, out = _array(y), out.numpy()
             # The weights transposed (None for the biases): views, for all layers at once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from . import _cstack
 from ._base import HamiltonianDNN, LayerParams, State
 from ._halfsteps import residual, residual_backward
 
@@ -60,6 +61,21 @@ class MS1(HamiltonianDNN):
         g_neg_Kt, gb_u = residual_backward(z1, s_u, g_u, g_z, neg_K, self.h, t=t[:n])
         gK, gb_z = residual_backward(u, s_z, g_z, g_u, Kt, self.h, t=t[:n])
         return gK, gb_z, g_neg_Kt, gb_u
+
+    # The C stack (._cstack): all layers per block of pixels; the backward replays the states.
+    def _c_stack(self, y: torch.Tensor, params: LayerParams) -> bool:
+        return self.use_c and _cstack.usable(y, *params)
+
+    def _c_buffer_shape(self, y: torch.Tensor, params: LayerParams) -> tuple[int, ...]:
+        return _cstack.acts_shape(y, params[0].shape[0])
+
+    def _c_forward(self, y, out, params, buf) -> None:
+        K, b_z, _, b_u = params
+        _cstack.forward(y, out, K, torch.cat([b_u, b_z], 1).squeeze(2), self.h, buf)
+
+    def _c_backward(self, y, params, g_out, buf) -> tuple[torch.Tensor, ...]:
+        K, b_z, _, b_u = params
+        return _cstack.backward(y, K, torch.cat([b_u, b_z], 1).squeeze(2), self.h, g_out, buf)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         zero = torch.zeros_like(self.K)

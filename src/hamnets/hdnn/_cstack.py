@@ -1,0 +1,222 @@
+"""The C path of the fused MS1 stack: ``_ms1_stack.c``, built once per machine and loaded.
+
+The per-pixel MS1 stacks of the image classifier spend their time in memory traffic: the
+torch path writes and reads several ``(n, N)`` blocks per half-step (a product, the bias,
+``tanh``, the residual add; the backward's ``tanh_backward``, two products and a sum), each
+a pass over all pixels. The C file runs all layers of one block of 64 pixels at once with the
+block in L1, and writes only what the backward reads (the states and activations the torch
+path keeps too, in the same workspace layout); its backward walks the layers of a block in
+reverse in the same way. See ``benchmarks/speed.py`` for what it gains.
+
+The file is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into
+``$XDG_CACHE_HOME/hamnets/kernels`` (``~/.cache/...``), named by a hash of the source, the
+compiler's version and the flags, and loaded with :mod:`ctypes`. Where that fails (no
+compiler, a read-only cache, not Linux/macOS) :func:`ms1_library` returns None and the fused
+node keeps its torch path: the same numbers to float rounding, only slower
+(``python -m hamnets.hdnn._cstack`` builds it and says why not).
+
+ctypes releases the GIL during a call: with ``torch.get_num_threads() > 1`` the columns are
+split among that many threads (each with its own gradient sums, added at the end).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+_SOURCE = Path(__file__).with_name("_ms1_stack.c")
+_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
+#: below this many columns per thread, fewer threads (a thread's start costs about 50 us)
+_MIN_COLUMNS_PER_THREAD = 8192
+_P = 64  # pixels per block in the C file
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hamnets" / "kernels"
+
+
+def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
+    """Compile ``source`` into a shared library in ``cache`` (default :func:`_cache_dir`),
+    unless it is there already; returns its path. Raises ``OSError`` or
+    ``subprocess.CalledProcessError`` where it cannot."""
+    cc = os.environ.get("CC", "cc")
+    version = subprocess.run(
+        [cc, "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    key = hashlib.sha256(
+        "\0".join([source.read_text(), version, *_FLAGS, platform.machine()]).encode()
+    ).hexdigest()[:16]
+    cache = _cache_dir() if cache is None else cache
+    target = cache / f"{source.stem}-{key}.so"
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)  # then renamed: no half-written file
+    os.close(fd)
+    try:
+        subprocess.run(
+            [cc, *_FLAGS, "-o", tmp, str(source), "-lm"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+@functools.cache
+def ms1_library() -> ctypes.CDLL | None:
+    """The loaded C stack (built on first use), or None where it cannot be built or loaded."""
+    if not sys.platform.startswith(("linux", "darwin")):
+        return None
+    try:
+        lib = ctypes.CDLL(str(build()))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ptr, f32, i32, i64 = ctypes.c_void_p, ctypes.c_float, ctypes.c_int, ctypes.c_int64
+    lib.ms1_forward.argtypes = [ptr, ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64]
+    lib.ms1_forward.restype = i32
+    lib.ms1_backward.argtypes = [ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64, *[ptr] * 6]
+    lib.ms1_backward.restype = i32
+    lib.ms1_tanh.argtypes = [ptr, ptr, i64]
+    lib.ms1_tanh.restype = None
+    return lib
+
+
+def usable(y: torch.Tensor, *tensors: torch.Tensor) -> bool:
+    """Whether the C stack can run on channels-first states ``y`` with these weights."""
+    return (
+        y.device.type == "cpu"
+        and y.dtype == torch.float32
+        and y.shape[0] % 2 == 0
+        and y.shape[0] <= 128
+        and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+        and ms1_library() is not None
+    )
+
+
+@functools.cache
+def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="hamnets-ms1")
+
+
+def _ranges(n_cols: int) -> list[tuple[int, int]]:
+    """The column ranges ``(start, count)`` the threads take (one range on one thread)."""
+    threads = max(1, min(torch.get_num_threads(), n_cols // _MIN_COLUMNS_PER_THREAD))
+    # whole blocks of _P columns per thread, the remainder to the last
+    step = -(-n_cols // threads // _P) * _P if threads > 1 else n_cols
+    starts = list(range(0, n_cols, step))
+    return [(s, min(step, n_cols - s)) for s in starts]
+
+
+def _run(calls: list) -> None:
+    if len(calls) == 1:
+        calls[0]()
+        return
+    for f in [_pool(len(calls)).submit(c) for c in calls]:
+        f.result()
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise MemoryError("the C MS1 stack could not allocate its block buffers")
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """The C stack's float32 ``tanh`` of a CPU tensor (what its layers use; for tests)."""
+    x = x.detach().to(torch.float32).contiguous()
+    out = torch.empty_like(x)
+    ms1_library().ms1_tanh(x.data_ptr(), out.data_ptr(), x.numel())
+    return out
+
+
+def acts_shape(y: torch.Tensor, n_layers: int) -> tuple[int, int, int, int]:
+    """The shape of the activations buffer :func:`forward` fills for :func:`backward`:
+    ``(blocks, L, nf, 64)``, the columns of ``y`` ``(nf, N)`` in blocks of 64."""
+    return (-(-y.shape[1] // _P), n_layers, y.shape[0], _P)
+
+
+def forward(
+    y: torch.Tensor,
+    out: torch.Tensor,
+    K: torch.Tensor,
+    b: torch.Tensor,
+    h: float,
+    acts: torch.Tensor | None = None,
+) -> None:
+    """All MS1 layers on ``y`` ``(nf, N)`` into ``out`` ``(nf, N)`` (contiguous); ``K``
+    ``(L, n, n)``, ``b`` ``(L, nf)`` = ``[b_u; b_z]``; float32, on the CPU. With ``acts``
+    (:func:`acts_shape`, contiguous) the activations the backward reads go there."""
+    lib, (nf, n_cols), n_layers = ms1_library(), y.shape, K.shape[0]
+    y, K, b = y.detach().contiguous(), K.detach().contiguous(), b.detach().contiguous()
+    item, per_block = y.element_size(), n_layers * nf * _P
+
+    def call(start: int, count: int):
+        off = start * item
+        at = None if acts is None else acts.data_ptr() + start // _P * per_block * item
+        return lambda: _check(lib.ms1_forward(
+            y.data_ptr() + off, out.data_ptr() + off, at, K.data_ptr(), b.data_ptr(), h,
+            nf // 2, n_layers, n_cols, count,
+        ))  # fmt: skip
+
+    _run([call(s, c) for s, c in _ranges(n_cols)])
+
+
+def backward(
+    y: torch.Tensor,
+    K: torch.Tensor,
+    b: torch.Tensor,
+    h: float,
+    g_out: torch.Tensor,
+    acts: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """The backward of :func:`forward` from ``g_out = dL/dy_L`` ``(nf, N)``; returns
+    ``(dL/dy, dL/dK, dL/db_z, dL/d(-K^T), dL/db_u)``: ``(nf, N)``, ``(L, n, n)``,
+    ``(L, n, 1)``, ``(L, n, n)``, ``(L, n, 1)`` (the fused node's MS1 parameters). Reads the
+    activations the forward wrote into ``acts``; without them runs the forward again."""
+    lib, (nf, n_cols), n_layers = ms1_library(), y.shape, K.shape[0]
+    n = nf // 2
+    y, K, b = y.detach().contiguous(), K.detach().contiguous(), b.detach().contiguous()
+    g_out = g_out.contiguous()
+    g = torch.empty_like(y)
+    ranges = _ranges(n_cols)
+    mats = y.new_empty(len(ranges), 2, n_layers, n, n)  # per thread: dL/dK, dL/d(-K^T)
+    vecs = y.new_empty(len(ranges), 2, n_layers, n, 1)  # per thread: dL/db_z, dL/db_u
+    item, per_block = y.element_size(), n_layers * nf * _P
+
+    def call(r: int, start: int, count: int):
+        off = start * item
+        at = None if acts is None else acts.data_ptr() + start // _P * per_block * item
+        return lambda: _check(lib.ms1_backward(
+            y.data_ptr() + off, at, K.data_ptr(), b.data_ptr(), h, n, n_layers, n_cols,
+            count, g_out.data_ptr() + off, g.data_ptr() + off, mats[r, 0].data_ptr(),
+            vecs[r, 0].data_ptr(), mats[r, 1].data_ptr(), vecs[r, 1].data_ptr(),
+        ))  # fmt: skip
+
+    _run([call(r, s, c) for r, (s, c) in enumerate(ranges)])
+    if len(ranges) > 1:
+        mats, vecs = mats.sum(0, keepdim=True), vecs.sum(0, keepdim=True)
+    return g, mats[0, 0], vecs[0, 0], mats[0, 1], vecs[0, 1]
+
+
+if __name__ == "__main__":  # python -m hamnets.hdnn._cstack: build, or say why not
+    try:
+        print(build())
+    except (OSError, subprocess.SubprocessError) as err:
+        print(f"the C stack cannot be built here: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,266 @@
+/* The MS1 stack on channels-first states, all L layers per block of pixels, forward and
+ * backward: the fused node's C path (hamnets/hdnn/_cstack.py builds and loads this file).
+ *
+ * States are float32 rows of a channels-first (nf, N) matrix, nf = 2n: rows 0..n-1 are u,
+ * rows n..2n-1 are z. Layer j, with K_j (n, n) and b_j = [b_u; b_z] (nf):
+ *     s_z = tanh(K_j u + b_z),      z' = z + h s_z
+ *     s_u = tanh(-K_j^T z' + b_u),  u' = u + h s_u
+ *
+ * Between forward and backward only the activations are kept (nf numbers per pixel and
+ * layer), block after block in one contiguous buffer, not the states: the backward replays a
+ * block's states from its input and those activations (one multiply-add per number, the
+ * same code as the forward's: the same bits) into a buffer that stays in L1/L2, then walks
+ * the layers in reverse. Without that buffer (acts NULL) it runs the block's forward again.
+ * The torch path instead writes states and activations as (nf, N) rows, one pass over
+ * memory per row and layer; here every write is sequential.
+ *
+ * tanh: expm1(2|x|) / (expm1(2|x|) + 2) in float, expm1 from a polynomial and a power of 2
+ * (tanh_block): close to numpy's float32 tanh (within 1.4 ulp) that the torch path uses, as
+ * tests/test_hdnn_cstack.py measures against float64; small arguments keep their relative
+ * accuracy, NaN stays NaN.
+ *
+ * Weight gradients are summed per pixel lane in float over at most FLUSH blocks, then into
+ * double lanes, added up at the end: the sum over N pixels is as accurate as a blocked
+ * product's.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P 64      /* pixels per block */
+#define FLUSH 64  /* blocks summed in float before the lanes go into double */
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+/* tanh of P floats in place: tanh(|x|) = E / (E + 2) with E = expm1(2|x|) = 2^k expm1(r) +
+ * (2^k - 1), 2|x| = k ln2 + r, |r| <= ln2 / 2, expm1(r) by its Taylor series to r^8. */
+static inline __attribute__((always_inline)) void tanh_block(float *restrict a) {
+    for (int p = 0; p < P; p++) {
+        float x = a[p];
+        float ax = x < 0 ? -x : x;
+        float t = 2.0f * (ax > 9.1f ? 9.1f : ax); /* tanh(9.1) rounds to 1; NaN passes */
+        float kf = t * 1.44269504f + 12582912.0f; /* 1.5 * 2^23: rounds t / ln2 */
+        float k = kf - 12582912.0f;
+        float r = (t - k * 0.693145752f) - k * 1.42860677e-06f; /* ln2 in two parts */
+        float q = 1.0f / 40320.0f;
+        q = q * r + 1.0f / 5040.0f;
+        q = q * r + 1.0f / 720.0f;
+        q = q * r + 1.0f / 120.0f;
+        q = q * r + 1.0f / 24.0f;
+        q = q * r + 1.0f / 6.0f;
+        q = q * r + 0.5f;
+        float em1 = r + (r * r) * q; /* expm1(r) */
+        union { float f; int32_t i; } two_k, kbits = {kf};
+        two_k.i = (kbits.i - 0x4B400000 + 127) << 23; /* kf's bits are 0x4B400000 + k */
+        float e = two_k.f * em1 + (two_k.f - 1.0f);
+        float d = e + 2.0f;
+        float th = e / d;
+        /* d's rounding error (Fast2Sum, exact), divided out through 1 / d = (1 - th) / 2 */
+        float d_err = e < 2.0f ? (2.0f - d) + e : (e - d) + 2.0f;
+        th = th - th * d_err * (0.5f - 0.5f * th);
+        union { float f; uint32_t i; } res = {th}, xb = {x};
+        res.i |= xb.i & 0x80000000u; /* the sign of x, -0 included */
+        a[p] = res.f;
+    }
+}
+
+/* a[i][p] = c[i] + sum_k sign A[i * si + k * sk] x[k][p]; rows P apart. */
+static inline __attribute__((always_inline)) void affine(float *restrict a, const float *restrict x, const float *A, int si,
+                          int sk, float sign, const float *c, int n) {
+    for (int i = 0; i < n; i++) {
+        float *ai = a + i * P;
+        for (int p = 0; p < P; p++) ai[p] = c[i];
+        for (int k = 0; k < n; k++) {
+            float w = sign * A[i * si + k * sk];
+            const float *xk = x + k * P;
+            for (int p = 0; p < P; p++) ai[p] += w * xk[p];
+        }
+    }
+}
+
+/* Rows of a block: src rows N apart, m of P columns (the rest zero) <-> dst rows P apart. */
+static inline __attribute__((always_inline)) void load_rows(float *restrict dst, const float *src, int rows, int64_t N, int m) {
+    for (int i = 0; i < rows; i++) {
+        memcpy(dst + i * P, src + i * N, sizeof(float) * m);
+        if (m < P) memset(dst + i * P + m, 0, sizeof(float) * (P - m));
+    }
+}
+
+static inline __attribute__((always_inline)) void store_rows(float *dst, const float *restrict src, int rows, int64_t N, int m) {
+    for (int i = 0; i < rows; i++) memcpy(dst + i * N, src + i * P, sizeof(float) * m);
+}
+
+/* dst += h src, n P numbers: the state updates of layer and replay (the same code, so that
+ * the backward's replayed states are the forward's to the bit). */
+static inline __attribute__((always_inline)) void add_scaled(float *restrict dst,
+                                                            const float *restrict src, float h,
+                                                            int n) {
+    for (int i = 0; i < n * P; i++) dst[i] += h * src[i];
+}
+
+/* One layer on a block: st = [u; z] (nf rows) updated in place; act = [s_z; s_u]. */
+static inline __attribute__((always_inline)) void layer(float *restrict st, float *restrict act,
+                                                       const float *Kj, const float *bj,
+                                                       float h, int n) {
+    float *u = st, *z = st + n * P, *sz = act, *su = act + n * P;
+    affine(sz, u, Kj, n, 1, 1.0f, bj + n, n); /* K u + b_z */
+    for (int i = 0; i < n; i++) tanh_block(sz + i * P);
+    add_scaled(z, sz, h, n);
+    affine(su, z, Kj, 1, n, -1.0f, bj, n); /* -K^T z' + b_u */
+    for (int i = 0; i < n; i++) tanh_block(su + i * P);
+    add_scaled(u, su, h, n);
+}
+
+/* Forward of layers 0..L-1 on the first `cols` columns of y (nf rows, N apart) into out
+ * (the same layout). K (L, n, n), b (L, nf). With acts (not NULL) every layer's activations
+ * [s_z; s_u] go there, block after block: (ceil(cols / P), L, nf, P), for the backward. A
+ * range of columns is a call with the pointers moved to its first column (and block).
+ * Returns 0, or -1 where memory ran out. */
+CLONES
+int ms1_forward(const float *y, float *out, float *acts, const float *K, const float *b,
+                float h, int n, int L, int64_t N, int64_t cols) {
+    int nf = 2 * n;
+    float *buf = malloc(sizeof(float) * 2 * nf * P);
+    if (!buf) return -1;
+    float *st = buf;
+    for (int64_t p0 = 0; p0 < cols; p0 += P) {
+        int m = (int)(cols - p0 < P ? cols - p0 : P);
+        float *block = acts ? acts + p0 / P * L * nf * P : NULL;
+        load_rows(st, y + p0, nf, N, m);
+        for (int j = 0; j < L; j++) {
+            float *act = block ? block + j * nf * P : buf + nf * P;
+            layer(st, act, K + (int64_t)j * n * n, b + (int64_t)j * nf, h, n);
+        }
+        store_rows(out + p0, st, nf, N, m);
+    }
+    free(buf);
+    return 0;
+}
+
+/* lanes[i][k][p] += e[i][p] x[k][p]; lanes_b[i][p] += e[i][p] */
+static inline __attribute__((always_inline)) void outer_lanes(float *restrict lanes, float *restrict lanes_b,
+                               const float *restrict e, const float *restrict x, int n) {
+    for (int i = 0; i < n; i++) {
+        const float *ei = e + i * P;
+        for (int k = 0; k < n; k++) {
+            float *l = lanes + (i * n + k) * P;
+            const float *xk = x + k * P;
+            for (int p = 0; p < P; p++) l[p] += ei[p] * xk[p];
+        }
+        for (int p = 0; p < P; p++) lanes_b[i * P + p] += ei[p];
+    }
+}
+
+/* acc[c][p] += lanes[c][p] (doubles, lane by lane: no chain of dependent adds), lanes = 0 */
+static inline __attribute__((always_inline)) void flush_lanes(double *restrict acc,
+                                                             float *restrict lanes,
+                                                             int64_t count) {
+    for (int64_t i = 0; i < count * P; i++) acc[i] += lanes[i];
+    memset(lanes, 0, sizeof(float) * count * P);
+}
+
+/* Backward (the columns as the forward) from g_out to g and the weight gradients of those
+ * columns, already times h as the fused node returns them: gK (L, n, n) = h sum e_z u^T,
+ * gbz (L, n) = h sum e_z, gnegKt (L, n, n) = h sum e_u z'^T, gbu (L, n) = h sum e_u
+ * (e = (1 - s^2) dL/dy'). Returns 0, or -1 where memory ran out. */
+CLONES
+int ms1_backward(const float *y, const float *acts, const float *K, const float *b, float h,
+                 int n, int L, int64_t N, int64_t cols, const float *g_out, float *g,
+                 float *gK, float *gbz, float *gnegKt, float *gbu) {
+    int nf = 2 * n, nn = n * n;
+    int64_t per_layer = 2 * nn + 2 * n; /* [K | negKt | bz | bu] */
+    /* hist[j] = [u_j; z_{j+1}; s_z; s_u] of layer j (2 nf rows); then the gradient rows,
+     * a scratch state, e; the lanes; the double sums */
+    float *hist = malloc(sizeof(float) * ((int64_t)L * 2 * nf * P + 2 * nf * P + n * P));
+    float *lanes = calloc((size_t)(L * per_layer * P), sizeof(float));
+    double *work = calloc((size_t)(L * per_layer * P), sizeof(double));
+    if (!hist || !lanes || !work) {
+        free(hist), free(lanes), free(work);
+        return -1;
+    }
+    float *gs = hist + (int64_t)L * 2 * nf * P, *st = gs + nf * P, *e = st + nf * P;
+    float *gu = gs, *gz = gs + n * P;
+    int blocks = 0;
+    for (int64_t p0 = 0; p0 < cols; p0 += P) {
+        int m = (int)(cols - p0 < P ? cols - p0 : P);
+        /* the block's states again, keeping each layer's u_j, z_{j+1} and activations:
+         * from the forward's activations (acts), or by running the forward again */
+        const float *block = acts ? acts + p0 / P * L * nf * P : NULL;
+        load_rows(st, y + p0, nf, N, m);
+        for (int j = 0; j < L; j++) {
+            float *hj = hist + (int64_t)j * 2 * nf * P, *act = hj + nf * P;
+            memcpy(hj, st, sizeof(float) * n * P); /* u_j */
+            if (block) {
+                memcpy(act, block + j * nf * P, sizeof(float) * nf * P);
+                add_scaled(st + n * P, act, h, n); /* z' = z + h s_z */
+                add_scaled(st, act + n * P, h, n); /* u' = u + h s_u */
+            } else {
+                layer(st, act, K + (int64_t)j * nn, b + (int64_t)j * nf, h, n);
+            }
+            memcpy(hj + n * P, st + n * P, sizeof(float) * n * P); /* z_{j+1} */
+        }
+        load_rows(gs, g_out + p0, nf, N, m); /* zero past m: those lanes add nothing */
+        for (int j = L - 1; j >= 0; j--) {
+            const float *Kj = K + (int64_t)j * nn, *hj = hist + (int64_t)j * 2 * nf * P;
+            const float *uj = hj, *z1 = hj + n * P, *sz = hj + nf * P, *su = sz + n * P;
+            float *lj = lanes + (int64_t)j * per_layer * P;
+            /* u-update: e_u = (1 - s_u^2) g_u; g_z -= h K e_u */
+            for (int i = 0; i < n * P; i++) e[i] = gu[i] * (1.0f - su[i] * su[i]);
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < n; k++) {
+                    float w = -h * Kj[i * n + k];
+                    for (int p = 0; p < P; p++) gz[i * P + p] += w * e[k * P + p];
+                }
+            outer_lanes(lj + nn * P, lj + (2 * nn + n) * P, e, z1, n);
+            /* z-update: e_z = (1 - s_z^2) g_z; g_u += h K^T e_z */
+            for (int i = 0; i < n * P; i++) e[i] = gz[i] * (1.0f - sz[i] * sz[i]);
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < n; k++) {
+                    float w = h * Kj[k * n + i];
+                    for (int p = 0; p < P; p++) gu[i * P + p] += w * e[k * P + p];
+                }
+            outer_lanes(lj, lj + 2 * nn * P, e, uj, n);
+        }
+        store_rows(g + p0, gs, nf, N, m);
+        if (++blocks == FLUSH || p0 + P >= cols) {
+            flush_lanes(work, lanes, L * per_layer);
+            blocks = 0;
+        }
+    }
+    for (int64_t c = 0; c < L * per_layer; c++) { /* the lanes' sums: work[c] */
+        double sum = 0.0;
+        for (int p = 0; p < P; p++) sum += work[c * P + p];
+        work[c] = sum;
+    }
+    for (int j = 0; j < L; j++) {
+        const double *w = work + (int64_t)j * per_layer;
+        for (int c = 0; c < nn; c++) {
+            gK[j * nn + c] = (float)(h * w[c]);
+            gnegKt[j * nn + c] = (float)(h * w[nn + c]);
+        }
+        for (int i = 0; i < n; i++) {
+            gbz[j * n + i] = (float)(h * w[2 * nn + i]);
+            gbu[j * n + i] = (float)(h * w[2 * nn + n + i]);
+        }
+    }
+    free(hist), free(lanes), free(work);
+    return 0;
+}
+
+
+/* tanh of n floats (x into out), the stack's own: for tests/test_hdnn_cstack.py. */
+CLONES
+void ms1_tanh(const float *x, float *out, int64_t n) {
+    float buf[P];
+    for (int64_t p0 = 0; p0 < n; p0 += P) {
+        int m = (int)(n - p0 < P ? n - p0 : P);
+        memset(buf, 0, sizeof buf);
+        memcpy(buf, x + p0, sizeof(float) * m);
+        tanh_block(buf);
+        memcpy(out + p0, buf, sizeof(float) * m);
+    }
+}
