@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hamnets.hdnn import _cstack, build_hdnn
 
@@ -182,3 +183,65 @@ def test_without_a_compiler_the_torch_path_runs(tmp_path, monkeypatch):
     torch_path = _run(model, y, weight, fused=True, use_c=False)
     for a, b in zip(c_asked, torch_path, strict=True):
         assert torch.equal(a, b)
+
+
+def _classifier_run(use_c: bool, images, labels, stages: int = 1, fused_min_columns=None):
+    from hamnets.vision._classifier import HDNNImageClassifier
+
+    gen = torch.Generator().manual_seed(7)
+    model = HDNNImageClassifier(
+        "MS1", 4, 0.4, channels=8, image_size=(12, 10), generator=gen, stages=stages
+    )
+    for pixelwise in (model.hamiltonian, *(block.hamiltonian for block in model.more)):
+        pixelwise.hdnn.use_c = use_c
+        pixelwise.hdnn.fused_min_columns = 1  # the fused node (and the C stack) at any size
+    logits = model(images)
+    (F.cross_entropy(logits, labels) + model.regularizer(1e-3)).backward()
+    return [logits.detach()] + [p.grad for p in model.parameters()]
+
+
+@needs_c
+@pytest.mark.parametrize("stages", [1, 2])
+def test_classifier_conv_and_stack_in_c_equal_the_torch_path(stages, monkeypatch):
+    """The first stage (conv + MS1) as one C node: logits and every gradient, the
+    convolution's included, within float32 rounding of the torch path's."""
+    from hamnets.vision import _conv_stack
+
+    gen = torch.Generator().manual_seed(8)
+    images = torch.randn(37, 1, 12, 10, generator=gen)  # 4440 pixels: not whole blocks
+    labels = torch.randint(0, 10, (37,), generator=gen)
+    ran = []
+    real = _conv_stack._ConvStack.apply
+    monkeypatch.setattr(_conv_stack._ConvStack, "apply", lambda *a: ran.append(1) or real(*a))
+    c = _classifier_run(True, images, labels, stages)
+    assert ran == [1]
+    torch_path = _classifier_run(False, images, labels, stages)
+    assert len(ran) == 1  # (use_c False: the torch path)
+    for new, old in zip(c, torch_path, strict=True):
+        assert _rel(new, old) < 1e-5, _rel(new, old)
+
+
+@needs_c
+def test_classifier_conv_stack_no_grad_and_threads():
+    gen = torch.Generator().manual_seed(9)
+    images = torch.randn(300, 1, 12, 10, generator=gen)  # 36000 pixels: two threads' worth
+    labels = torch.randint(0, 10, (300,), generator=gen)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _classifier_run(True, images, labels)
+        torch.set_num_threads(2)
+        two = _classifier_run(True, images, labels)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one, two, strict=True):
+        assert _rel(a, b) < 1e-6
+    from hamnets.vision._classifier import HDNNImageClassifier
+
+    model = HDNNImageClassifier("MS1", 4, 0.4, image_size=(12, 10), generator=gen)
+    model.hdnn.fused_min_columns = 1
+    with torch.no_grad():
+        fast = model(images[:20])
+    model.hdnn.use_c = False
+    with torch.no_grad():
+        assert _rel(fast, model(images[:20])) < 1e-5

@@ -89,9 +89,9 @@ def ms1_library() -> ctypes.CDLL | None:
     except (OSError, subprocess.SubprocessError):
         return None
     ptr, f32, i32, i64 = ctypes.c_void_p, ctypes.c_float, ctypes.c_int, ctypes.c_int64
-    lib.ms1_forward.argtypes = [ptr, ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64]
+    lib.ms1_forward.argtypes = [ptr, ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64, ptr]
     lib.ms1_forward.restype = i32
-    lib.ms1_backward.argtypes = [ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64, *[ptr] * 6]
+    lib.ms1_backward.argtypes = [ptr, ptr, ptr, ptr, f32, i32, i32, i64, i64, *[ptr] * 7]
     lib.ms1_backward.restype = i32
     lib.ms1_tanh.argtypes = [ptr, ptr, i64]
     lib.ms1_tanh.restype = None
@@ -145,73 +145,143 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def acts_shape(y: torch.Tensor, n_layers: int) -> tuple[int, int, int, int]:
+def acts_shape(nf: int, n_cols: int, n_layers: int) -> tuple[int, int, int, int]:
     """The shape of the activations buffer :func:`forward` fills for :func:`backward`:
-    ``(blocks, L, nf, 64)``, the columns of ``y`` ``(nf, N)`` in blocks of 64."""
-    return (-(-y.shape[1] // _P), n_layers, y.shape[0], _P)
+    ``(blocks, L, nf, 64)``, the ``n_cols`` columns in blocks of 64."""
+    return (-(-n_cols // _P), n_layers, nf, _P)
+
+
+class _ConvStruct(ctypes.Structure):  # the C file's conv_t
+    _fields_ = [
+        ("x", ctypes.c_void_p),
+        ("stride", ctypes.c_int64),
+        ("w", ctypes.c_void_p),
+        ("b", ctypes.c_void_p),
+        ("gw", ctypes.c_void_p),
+        ("gb", ctypes.c_void_p),
+        ("c_in", ctypes.c_int32),
+        ("H", ctypes.c_int32),
+        ("W", ctypes.c_int32),
+        ("B", ctypes.c_int32),
+        ("start", ctypes.c_int64),
+    ]
+
+
+class Conv:
+    """A 3x3 convolution (stride 1, zero padding 1) in front of the stack: the stack's input is
+    ``conv(x)``, computed block by block in C and never stored.
+
+    Args:
+        x: the input planes ``(c_in, H, W, B)`` (columns ``(h, w, b)``, as the stack's).
+        weight: ``(nf, c_in, 3, 3)``; bias: ``(nf,)``.
+    """
+
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        c_in, self.H, self.W, self.B = x.shape
+        n_cols = self.H * self.W * self.B
+        # zeros on either side: every tap of every block reads inside the buffer
+        self.margin = (self.W + 1) * self.B + _P
+        self.x = x.new_zeros(c_in, n_cols + 2 * self.margin)
+        self.x[:, self.margin : self.margin + n_cols] = x.detach().reshape(c_in, n_cols)
+        self.weight = weight.detach().reshape(weight.shape[0], -1).contiguous()  # (nf, 9 c_in)
+        self.bias = bias.detach().contiguous()
+        self.c_in = c_in
+
+    def struct(self, start: int, gw: torch.Tensor | None = None, gb: torch.Tensor | None = None):
+        """The C struct for a call on the columns from ``start`` on."""
+        return _ConvStruct(
+            self.x.data_ptr() + (self.margin + start) * self.x.element_size(),
+            self.x.shape[1],
+            self.weight.data_ptr(),
+            self.bias.data_ptr(),
+            None if gw is None else gw.data_ptr(),
+            None if gb is None else gb.data_ptr(),
+            self.c_in,
+            self.H,
+            self.W,
+            self.B,
+            start,
+        )
 
 
 def forward(
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     out: torch.Tensor,
     K: torch.Tensor,
     b: torch.Tensor,
     h: float,
     acts: torch.Tensor | None = None,
+    conv: Conv | None = None,
 ) -> None:
-    """All MS1 layers on ``y`` ``(nf, N)`` into ``out`` ``(nf, N)`` (contiguous); ``K``
-    ``(L, n, n)``, ``b`` ``(L, nf)`` = ``[b_u; b_z]``; float32, on the CPU. With ``acts``
-    (:func:`acts_shape`, contiguous) the activations the backward reads go there."""
-    lib, (nf, n_cols), n_layers = ms1_library(), y.shape, K.shape[0]
-    y, K, b = y.detach().contiguous(), K.detach().contiguous(), b.detach().contiguous()
-    item, per_block = y.element_size(), n_layers * nf * _P
+    """All MS1 layers on ``y`` ``(nf, N)`` (or on ``conv``'s output, ``y`` None) into ``out``
+    ``(nf, N)`` (contiguous); ``K`` ``(L, n, n)``, ``b`` ``(L, nf)`` = ``[b_u; b_z]``;
+    float32, on the CPU. With ``acts`` (:func:`acts_shape`, contiguous) the activations the
+    backward reads go there."""
+    lib, (nf, n_cols), n_layers = ms1_library(), out.shape, K.shape[0]
+    K, b = K.detach().contiguous(), b.detach().contiguous()
+    y = None if y is None else y.detach().contiguous()
+    item, per_block = out.element_size(), n_layers * nf * _P
 
     def call(start: int, count: int):
         off = start * item
         at = None if acts is None else acts.data_ptr() + start // _P * per_block * item
+        cv = None if conv is None else conv.struct(start)
         return lambda: _check(lib.ms1_forward(
-            y.data_ptr() + off, out.data_ptr() + off, at, K.data_ptr(), b.data_ptr(), h,
-            nf // 2, n_layers, n_cols, count,
+            None if y is None else y.data_ptr() + off, out.data_ptr() + off, at,
+            K.data_ptr(), b.data_ptr(), h, nf // 2, n_layers, n_cols, count,
+            None if cv is None else ctypes.addressof(cv),
         ))  # fmt: skip
 
     _run([call(s, c) for s, c in _ranges(n_cols)])
 
 
 def backward(
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     K: torch.Tensor,
     b: torch.Tensor,
     h: float,
     g_out: torch.Tensor,
     acts: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, ...]:
+    conv: Conv | None = None,
+) -> tuple[torch.Tensor | None, ...]:
     """The backward of :func:`forward` from ``g_out = dL/dy_L`` ``(nf, N)``; returns
     ``(dL/dy, dL/dK, dL/db_z, dL/d(-K^T), dL/db_u)``: ``(nf, N)``, ``(L, n, n)``,
-    ``(L, n, 1)``, ``(L, n, n)``, ``(L, n, 1)`` (the fused node's MS1 parameters). Reads the
-    activations the forward wrote into ``acts``; without them runs the forward again."""
-    lib, (nf, n_cols), n_layers = ms1_library(), y.shape, K.shape[0]
+    ``(L, n, 1)``, ``(L, n, n)``, ``(L, n, 1)`` (the fused node's MS1 parameters); with
+    ``conv``, ``dL/dy`` is None and the convolution's ``(dL/dweight, dL/dbias)``
+    (``(nf, 9 c_in)``, ``(nf,)``) follow. Reads the activations the forward wrote into
+    ``acts``; without them runs the forward again."""
+    lib, (nf, n_cols), n_layers = ms1_library(), g_out.shape, K.shape[0]
     n = nf // 2
-    y, K, b = y.detach().contiguous(), K.detach().contiguous(), b.detach().contiguous()
+    K, b = K.detach().contiguous(), b.detach().contiguous()
+    y = None if y is None else y.detach().contiguous()
     g_out = g_out.contiguous()
-    g = torch.empty_like(y)
+    g = torch.empty_like(g_out) if conv is None else None
     ranges = _ranges(n_cols)
-    mats = y.new_empty(len(ranges), 2, n_layers, n, n)  # per thread: dL/dK, dL/d(-K^T)
-    vecs = y.new_empty(len(ranges), 2, n_layers, n, 1)  # per thread: dL/db_z, dL/db_u
-    item, per_block = y.element_size(), n_layers * nf * _P
+    mats = g_out.new_empty(len(ranges), 2, n_layers, n, n)  # per thread: dL/dK, dL/d(-K^T)
+    vecs = g_out.new_empty(len(ranges), 2, n_layers, n, 1)  # per thread: dL/db_z, dL/db_u
+    taps = 0 if conv is None else 9 * conv.c_in
+    gws = g_out.new_empty(len(ranges), nf, taps)  # per thread: the conv's dL/dweight
+    gbs = g_out.new_empty(len(ranges), nf)  # and dL/dbias
+    item, per_block = g_out.element_size(), n_layers * nf * _P
 
     def call(r: int, start: int, count: int):
         off = start * item
         at = None if acts is None else acts.data_ptr() + start // _P * per_block * item
+        cv = None if conv is None else conv.struct(start, gws[r], gbs[r])
         return lambda: _check(lib.ms1_backward(
-            y.data_ptr() + off, at, K.data_ptr(), b.data_ptr(), h, n, n_layers, n_cols,
-            count, g_out.data_ptr() + off, g.data_ptr() + off, mats[r, 0].data_ptr(),
+            None if y is None else y.data_ptr() + off, at, K.data_ptr(), b.data_ptr(), h, n,
+            n_layers, n_cols, count, g_out.data_ptr() + off,
+            None if g is None else g.data_ptr() + off, mats[r, 0].data_ptr(),
             vecs[r, 0].data_ptr(), mats[r, 1].data_ptr(), vecs[r, 1].data_ptr(),
+            None if cv is None else ctypes.addressof(cv),
         ))  # fmt: skip
 
     _run([call(r, s, c) for r, (s, c) in enumerate(ranges)])
     if len(ranges) > 1:
         mats, vecs = mats.sum(0, keepdim=True), vecs.sum(0, keepdim=True)
-    return g, mats[0, 0], vecs[0, 0], mats[0, 1], vecs[0, 1]
+        gws, gbs = gws.sum(0, keepdim=True), gbs.sum(0, keepdim=True)
+    grads = (g, mats[0, 0], vecs[0, 0], mats[0, 1], vecs[0, 1])
+    return grads if conv is None else (*grads, gws[0], gbs[0])
 
 
 if __name__ == "__main__":  # python -m hamnets.hdnn._cstack: build, or say why not

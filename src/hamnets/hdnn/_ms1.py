@@ -67,7 +67,7 @@ class MS1(HamiltonianDNN):
         return self.use_c and _cstack.usable(y, *params)
 
     def _c_buffer_shape(self, y: torch.Tensor, params: LayerParams) -> tuple[int, ...]:
-        return _cstack.acts_shape(y, params[0].shape[0])
+        return _cstack.acts_shape(*y.shape, params[0].shape[0])
 
     def _c_forward(self, y, out, params, buf) -> None:
         K, b_z, _, b_u = params

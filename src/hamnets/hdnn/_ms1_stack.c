@@ -115,22 +115,88 @@ static inline __attribute__((always_inline)) void layer(float *restrict st, floa
     add_scaled(u, su, h, n);
 }
 
-/* Forward of layers 0..L-1 on the first `cols` columns of y (nf rows, N apart) into out
- * (the same layout). K (L, n, n), b (L, nf). With acts (not NULL) every layer's activations
+/* An optional 3x3 convolution (stride 1, zero padding 1) in front of the stack, as the image
+ * classifier's: the stack's input y = conv(x) is computed block by block from the input
+ * planes x (c_in, H, W, B) (columns (h, w, b), b fastest, as y's) and never stored; the
+ * backward adds the convolution's weight and bias gradients (not x's). */
+typedef struct {
+    const float *x; /* x's column `start` (row ci at x + ci * stride); zeros on either side
+                     * of the data for at least (W + 1) B + P columns */
+    int64_t stride;
+    const float *w; /* (nf, 9 c_in): conv.weight (nf, c_in, 3, 3) */
+    const float *b; /* (nf) */
+    float *gw, *gb; /* the backward's: (nf, 9 c_in), (nf) */
+    int32_t c_in, H, W, B;
+    int64_t start; /* the absolute column of this call's first column */
+} conv_t;
+
+/* T[(ci 9 + 3 dh + dw)][i] = x[ci][h_i + dh - 1][w_i + dw - 1][b_i] (0 outside the image) for
+ * the block's columns i (0 past m); p0: the block's first column, relative to cv->start. */
+static inline __attribute__((always_inline)) void conv_taps(const conv_t *cv, int64_t p0, int m,
+                                                           float *restrict T) {
+    int hh[P], ww[P];
+    int64_t q = (cv->start + p0) / cv->B;
+    int bc = (int)((cv->start + p0) % cv->B), hc = (int)(q / cv->W), wc = (int)(q % cv->W);
+    for (int i = 0; i < P; i++) {
+        hh[i] = i < m ? hc : -4, ww[i] = i < m ? wc : -4; /* -4: every tap outside */
+        if (++bc == cv->B) {
+            bc = 0;
+            if (++wc == cv->W) wc = 0, hc++;
+        }
+    }
+    for (int dh = 0; dh < 3; dh++)
+        for (int dw = 0; dw < 3; dw++) {
+            int64_t off = ((int64_t)(dh - 1) * cv->W + (dw - 1)) * cv->B;
+            for (int ci = 0; ci < cv->c_in; ci++) {
+                const float *xr = cv->x + ci * cv->stride + p0 + off;
+                float *t = T + (ci * 9 + dh * 3 + dw) * P;
+                for (int i = 0; i < P; i++) {
+                    unsigned hv = (unsigned)(hh[i] + dh - 1), wv = (unsigned)(ww[i] + dw - 1);
+                    float v = xr[i]; /* in the zero margin where outside the data */
+                    t[i] = hv < (unsigned)cv->H && wv < (unsigned)cv->W ? v : 0.0f;
+                }
+            }
+        }
+}
+
+/* st[c][i] = b[c] + sum_t w[c][t] T[t][i]: the block's stack input from its taps. */
+static inline __attribute__((always_inline)) void conv_block(const conv_t *cv,
+                                                            const float *restrict T,
+                                                            float *restrict st, int nf) {
+    int taps = 9 * cv->c_in;
+    for (int c = 0; c < nf; c++) {
+        float *sc = st + c * P;
+        for (int i = 0; i < P; i++) sc[i] = cv->b[c];
+        for (int t = 0; t < taps; t++) {
+            float w = cv->w[c * taps + t];
+            const float *tt = T + t * P;
+            for (int i = 0; i < P; i++) sc[i] += w * tt[i];
+        }
+    }
+}
+
+/* Forward of layers 0..L-1 on the first `cols` columns of y (nf rows, N apart), or of the
+ * convolution cv of its input where cv is not NULL (y then unused), into out (the same
+ * layout). K (L, n, n), b (L, nf). With acts (not NULL) every layer's activations
  * [s_z; s_u] go there, block after block: (ceil(cols / P), L, nf, P), for the backward. A
  * range of columns is a call with the pointers moved to its first column (and block).
  * Returns 0, or -1 where memory ran out. */
 CLONES
 int ms1_forward(const float *y, float *out, float *acts, const float *K, const float *b,
-                float h, int n, int L, int64_t N, int64_t cols) {
+                float h, int n, int L, int64_t N, int64_t cols, const conv_t *cv) {
     int nf = 2 * n;
-    float *buf = malloc(sizeof(float) * 2 * nf * P);
+    float *buf = malloc(sizeof(float) * (2 * nf * P + (cv ? 9 * cv->c_in * P : 0)));
     if (!buf) return -1;
-    float *st = buf;
+    float *st = buf, *T = buf + 2 * nf * P;
     for (int64_t p0 = 0; p0 < cols; p0 += P) {
         int m = (int)(cols - p0 < P ? cols - p0 : P);
         float *block = acts ? acts + p0 / P * L * nf * P : NULL;
-        load_rows(st, y + p0, nf, N, m);
+        if (cv) {
+            conv_taps(cv, p0, m, T);
+            conv_block(cv, T, st, nf);
+        } else {
+            load_rows(st, y + p0, nf, N, m);
+        }
         for (int j = 0; j < L; j++) {
             float *act = block ? block + j * nf * P : buf + nf * P;
             layer(st, act, K + (int64_t)j * n * n, b + (int64_t)j * nf, h, n);
@@ -166,23 +232,27 @@ static inline __attribute__((always_inline)) void flush_lanes(double *restrict a
 /* Backward (the columns as the forward) from g_out to g and the weight gradients of those
  * columns, already times h as the fused node returns them: gK (L, n, n) = h sum e_z u^T,
  * gbz (L, n) = h sum e_z, gnegKt (L, n, n) = h sum e_u z'^T, gbu (L, n) = h sum e_u
- * (e = (1 - s^2) dL/dy'). Returns 0, or -1 where memory ran out. */
+ * (e = (1 - s^2) dL/dy'); with cv, the convolution's gradients into cv->gw, cv->gb instead
+ * of dL/dy into g. Returns 0, or -1 where memory ran out. */
 CLONES
 int ms1_backward(const float *y, const float *acts, const float *K, const float *b, float h,
                  int n, int L, int64_t N, int64_t cols, const float *g_out, float *g,
-                 float *gK, float *gbz, float *gnegKt, float *gbu) {
-    int nf = 2 * n, nn = n * n;
+                 float *gK, float *gbz, float *gnegKt, float *gbu, const conv_t *cv) {
+    int nf = 2 * n, nn = n * n, taps = cv ? 9 * cv->c_in : 0;
     int64_t per_layer = 2 * nn + 2 * n; /* [K | negKt | bz | bu] */
+    int64_t sums = L * per_layer + (cv ? nf * (taps + 1) : 0); /* then [conv w | conv b] */
     /* hist[j] = [u_j; z_{j+1}; s_z; s_u] of layer j (2 nf rows); then the gradient rows,
-     * a scratch state, e; the lanes; the double sums */
-    float *hist = malloc(sizeof(float) * ((int64_t)L * 2 * nf * P + 2 * nf * P + n * P));
-    float *lanes = calloc((size_t)(L * per_layer * P), sizeof(float));
-    double *work = calloc((size_t)(L * per_layer * P), sizeof(double));
+     * a scratch state, e, the conv's taps; the lanes; the double sums */
+    float *hist = malloc(sizeof(float) *
+                         ((int64_t)L * 2 * nf * P + 2 * nf * P + n * P + (int64_t)taps * P));
+    float *lanes = calloc((size_t)(sums * P), sizeof(float));
+    double *work = calloc((size_t)(sums * P), sizeof(double));
     if (!hist || !lanes || !work) {
         free(hist), free(lanes), free(work);
         return -1;
     }
     float *gs = hist + (int64_t)L * 2 * nf * P, *st = gs + nf * P, *e = st + nf * P;
+    float *T = e + n * P;
     float *gu = gs, *gz = gs + n * P;
     int blocks = 0;
     for (int64_t p0 = 0; p0 < cols; p0 += P) {
@@ -190,7 +260,12 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
         /* the block's states again, keeping each layer's u_j, z_{j+1} and activations:
          * from the forward's activations (acts), or by running the forward again */
         const float *block = acts ? acts + p0 / P * L * nf * P : NULL;
-        load_rows(st, y + p0, nf, N, m);
+        if (cv) {
+            conv_taps(cv, p0, m, T);
+            conv_block(cv, T, st, nf);
+        } else {
+            load_rows(st, y + p0, nf, N, m);
+        }
         for (int j = 0; j < L; j++) {
             float *hj = hist + (int64_t)j * 2 * nf * P, *act = hj + nf * P;
             memcpy(hj, st, sizeof(float) * n * P); /* u_j */
@@ -225,13 +300,27 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
                 }
             outer_lanes(lj, lj + 2 * nn * P, e, uj, n);
         }
-        store_rows(g + p0, gs, nf, N, m);
+        if (cv) { /* the conv's gradients: dL/dw[c][t] += gs[c] T[t], dL/db[c] += gs[c] */
+            float *lc = lanes + L * per_layer * P;
+            for (int c = 0; c < nf; c++) {
+                const float *gc = gs + c * P;
+                for (int t = 0; t < taps; t++) {
+                    float *l = lc + ((int64_t)c * taps + t) * P;
+                    const float *tt = T + t * P;
+                    for (int i = 0; i < P; i++) l[i] += gc[i] * tt[i];
+                }
+                float *lb = lc + ((int64_t)nf * taps + c) * P;
+                for (int i = 0; i < P; i++) lb[i] += gc[i];
+            }
+        } else {
+            store_rows(g + p0, gs, nf, N, m);
+        }
         if (++blocks == FLUSH || p0 + P >= cols) {
-            flush_lanes(work, lanes, L * per_layer);
+            flush_lanes(work, lanes, sums);
             blocks = 0;
         }
     }
-    for (int64_t c = 0; c < L * per_layer; c++) { /* the lanes' sums: work[c] */
+    for (int64_t c = 0; c < sums; c++) { /* the lanes' sums: work[c] */
         double sum = 0.0;
         for (int p = 0; p < P; p++) sum += work[c * P + p];
         work[c] = sum;
@@ -246,6 +335,11 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
             gbz[j * n + i] = (float)(h * w[2 * nn + i]);
             gbu[j * n + i] = (float)(h * w[2 * nn + n + i]);
         }
+    }
+    if (cv) {
+        const double *w = work + L * per_layer;
+        for (int c = 0; c < nf * taps; c++) cv->gw[c] = (float)w[c];
+        for (int c = 0; c < nf; c++) cv->gb[c] = (float)w[nf * taps + c];
     }
     free(hist), free(lanes), free(work);
     return 0;

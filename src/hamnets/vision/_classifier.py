@@ -13,6 +13,7 @@ from torch import nn
 
 from ..hdnn import MODEL_NAMES, build_hdnn
 from ..hdnn._pixelwise import PixelwiseHDNN
+from ._conv_stack import conv_stack_planes
 
 
 class HDNNImageClassifier(nn.Module):
@@ -131,8 +132,10 @@ class HDNNImageClassifier(nn.Module):
     def _forward_planes(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` with the activations kept as channel planes ``(C, H, W, B)``, the
         batch innermost: the read-out is then one product with a view of them."""
-        y = _conv3x3_planes(x.permute(1, 2, 3, 0), self.conv)  # (C, H, W, B)
-        y = self.hamiltonian.forward_planes(y)
+        planes = x.permute(1, 2, 3, 0)  # (1, H, W, B)
+        y = conv_stack_planes(self.hdnn, planes, self.conv)  # MS1's C stack, where it runs
+        if y is None:
+            y = self.hamiltonian.forward_planes(_conv3x3_planes(planes, self.conv))  # (C, H, W, B)
         for block in self.more:
             y = _avg_pool2_planes(y)  # (C, H/2, W/2, B)
             y = block.hamiltonian.forward_planes(_conv3x3_planes(y, block.conv))  # (2C, ...)
