@@ -19,16 +19,18 @@
  * tests/test_hdnn_cstack.py measures against float64; small arguments keep their relative
  * accuracy, NaN stays NaN.
  *
- * Weight gradients are summed per pixel lane in float over at most FLUSH blocks, then into
- * double lanes, added up at the end: the sum over N pixels is as accurate as a blocked
- * product's.
+ * Weight gradients are summed in V lanes (a vector register's worth, kept in a register for
+ * a block's columns) in float over at most FLUSH blocks, then into double lanes, added up at
+ * the end: the sum over N pixels is as accurate as a blocked product's.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define P 64      /* pixels per block */
-#define FLUSH 64  /* blocks summed in float before the lanes go into double */
+#define V 16      /* lanes per weight-gradient sum: a block's P columns go into V lanes */
+#define FLUSH 16  /* blocks summed in float (P / V * FLUSH = 64 numbers per lane) before the
+                   * lanes go into double */
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -82,16 +84,40 @@ static inline __attribute__((always_inline)) void affine(float *restrict a, cons
     }
 }
 
+/* Copies of n * P floats, inlined (a call of memcpy for a few hundred bytes costs as much as
+ * the copy: a fifth of the stack's time when these were memcpy calls). */
+static inline __attribute__((always_inline)) void copy_block(float *restrict dst,
+                                                            const float *restrict src, int n) {
+    for (int i = 0; i < n * P; i++) dst[i] = src[i];
+}
+
 /* Rows of a block: src rows N apart, m of P columns (the rest zero) <-> dst rows P apart. */
-static inline __attribute__((always_inline)) void load_rows(float *restrict dst, const float *src, int rows, int64_t N, int m) {
+static inline __attribute__((always_inline)) void load_rows(float *restrict dst,
+                                                           const float *restrict src, int rows,
+                                                           int64_t N, int m) {
     for (int i = 0; i < rows; i++) {
-        memcpy(dst + i * P, src + i * N, sizeof(float) * m);
-        if (m < P) memset(dst + i * P + m, 0, sizeof(float) * (P - m));
+        float *d = dst + i * P;
+        const float *r = src + i * N;
+        if (m == P) {
+            for (int p = 0; p < P; p++) d[p] = r[p];
+        } else {
+            for (int p = 0; p < P; p++) d[p] = p < m ? r[p] : 0.0f;
+        }
     }
 }
 
-static inline __attribute__((always_inline)) void store_rows(float *dst, const float *restrict src, int rows, int64_t N, int m) {
-    for (int i = 0; i < rows; i++) memcpy(dst + i * N, src + i * P, sizeof(float) * m);
+static inline __attribute__((always_inline)) void store_rows(float *restrict dst,
+                                                            const float *restrict src, int rows,
+                                                            int64_t N, int m) {
+    for (int i = 0; i < rows; i++) {
+        float *d = dst + i * N;
+        const float *r = src + i * P;
+        if (m == P) {
+            for (int p = 0; p < P; p++) d[p] = r[p];
+        } else {
+            for (int p = 0; p < m; p++) d[p] = r[p];
+        }
+    }
 }
 
 /* dst += h src, n P numbers: the state updates of layer and replay (the same code, so that
@@ -207,26 +233,34 @@ int ms1_forward(const float *y, float *out, float *acts, const float *K, const f
     return 0;
 }
 
-/* lanes[i][k][p] += e[i][p] x[k][p]; lanes_b[i][p] += e[i][p] */
-static inline __attribute__((always_inline)) void outer_lanes(float *restrict lanes, float *restrict lanes_b,
-                               const float *restrict e, const float *restrict x, int n) {
+/* l[v] += sum over the block's columns p = v (mod V) of e[p] x[p] (x NULL: of e[p]) */
+static inline __attribute__((always_inline)) void dot_lanes(float *restrict l,
+                                                           const float *restrict e,
+                                                           const float *restrict x) {
+    float acc[V];
+    for (int v = 0; v < V; v++) acc[v] = l[v];
+    for (int c = 0; c < P; c += V)
+        for (int v = 0; v < V; v++) acc[v] += x ? e[c + v] * x[c + v] : e[c + v];
+    for (int v = 0; v < V; v++) l[v] = acc[v];
+}
+
+/* lanes[i][k] += e[i] . x[k]; lanes_b[i] += sum e[i] (per lane, see dot_lanes) */
+static inline __attribute__((always_inline)) void outer_lanes(float *restrict lanes,
+                                                             float *restrict lanes_b,
+                                                             const float *restrict e,
+                                                             const float *restrict x, int n) {
     for (int i = 0; i < n; i++) {
-        const float *ei = e + i * P;
-        for (int k = 0; k < n; k++) {
-            float *l = lanes + (i * n + k) * P;
-            const float *xk = x + k * P;
-            for (int p = 0; p < P; p++) l[p] += ei[p] * xk[p];
-        }
-        for (int p = 0; p < P; p++) lanes_b[i * P + p] += ei[p];
+        for (int k = 0; k < n; k++) dot_lanes(lanes + (i * n + k) * V, e + i * P, x + k * P);
+        dot_lanes(lanes_b + i * V, e + i * P, NULL);
     }
 }
 
-/* acc[c][p] += lanes[c][p] (doubles, lane by lane: no chain of dependent adds), lanes = 0 */
+/* acc[c][v] += lanes[c][v] (doubles, lane by lane: no chain of dependent adds), lanes = 0 */
 static inline __attribute__((always_inline)) void flush_lanes(double *restrict acc,
                                                              float *restrict lanes,
                                                              int64_t count) {
-    for (int64_t i = 0; i < count * P; i++) acc[i] += lanes[i];
-    memset(lanes, 0, sizeof(float) * count * P);
+    for (int64_t i = 0; i < count * V; i++) acc[i] += lanes[i];
+    memset(lanes, 0, sizeof(float) * count * V);
 }
 
 /* Backward (the columns as the forward) from g_out to g and the weight gradients of those
@@ -241,12 +275,13 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
     int nf = 2 * n, nn = n * n, taps = cv ? 9 * cv->c_in : 0;
     int64_t per_layer = 2 * nn + 2 * n; /* [K | negKt | bz | bu] */
     int64_t sums = L * per_layer + (cv ? nf * (taps + 1) : 0); /* then [conv w | conv b] */
-    /* hist[j] = [u_j; z_{j+1}; s_z; s_u] of layer j (2 nf rows); then the gradient rows,
+    /* hist[j] = [u_j; z_{j+1}; s_z; s_u] of layer j (2 nf rows; s_z, s_u only without acts,
+     * which are read where they are); then the gradient rows,
      * a scratch state, e, the conv's taps; the lanes; the double sums */
     float *hist = malloc(sizeof(float) *
                          ((int64_t)L * 2 * nf * P + 2 * nf * P + n * P + (int64_t)taps * P));
-    float *lanes = calloc((size_t)(sums * P), sizeof(float));
-    double *work = calloc((size_t)(sums * P), sizeof(double));
+    float *lanes = calloc((size_t)(sums * V), sizeof(float));
+    double *work = calloc((size_t)(sums * V), sizeof(double));
     if (!hist || !lanes || !work) {
         free(hist), free(lanes), free(work);
         return -1;
@@ -267,22 +302,23 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
             load_rows(st, y + p0, nf, N, m);
         }
         for (int j = 0; j < L; j++) {
-            float *hj = hist + (int64_t)j * 2 * nf * P, *act = hj + nf * P;
-            memcpy(hj, st, sizeof(float) * n * P); /* u_j */
+            float *hj = hist + (int64_t)j * 2 * nf * P;
+            copy_block(hj, st, n); /* u_j */
             if (block) {
-                memcpy(act, block + j * nf * P, sizeof(float) * nf * P);
+                const float *act = block + j * nf * P;
                 add_scaled(st + n * P, act, h, n); /* z' = z + h s_z */
                 add_scaled(st, act + n * P, h, n); /* u' = u + h s_u */
             } else {
-                layer(st, act, K + (int64_t)j * nn, b + (int64_t)j * nf, h, n);
+                layer(st, hj + nf * P, K + (int64_t)j * nn, b + (int64_t)j * nf, h, n);
             }
-            memcpy(hj + n * P, st + n * P, sizeof(float) * n * P); /* z_{j+1} */
+            copy_block(hj + n * P, st + n * P, n); /* z_{j+1} */
         }
         load_rows(gs, g_out + p0, nf, N, m); /* zero past m: those lanes add nothing */
         for (int j = L - 1; j >= 0; j--) {
             const float *Kj = K + (int64_t)j * nn, *hj = hist + (int64_t)j * 2 * nf * P;
-            const float *uj = hj, *z1 = hj + n * P, *sz = hj + nf * P, *su = sz + n * P;
-            float *lj = lanes + (int64_t)j * per_layer * P;
+            const float *uj = hj, *z1 = hj + n * P;
+            const float *sz = block ? block + j * nf * P : hj + nf * P, *su = sz + n * P;
+            float *lj = lanes + (int64_t)j * per_layer * V;
             /* u-update: e_u = (1 - s_u^2) g_u; g_z -= h K e_u */
             for (int i = 0; i < n * P; i++) e[i] = gu[i] * (1.0f - su[i] * su[i]);
             for (int i = 0; i < n; i++)
@@ -290,7 +326,7 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
                     float w = -h * Kj[i * n + k];
                     for (int p = 0; p < P; p++) gz[i * P + p] += w * e[k * P + p];
                 }
-            outer_lanes(lj + nn * P, lj + (2 * nn + n) * P, e, z1, n);
+            outer_lanes(lj + nn * V, lj + (2 * nn + n) * V, e, z1, n);
             /* z-update: e_z = (1 - s_z^2) g_z; g_u += h K^T e_z */
             for (int i = 0; i < n * P; i++) e[i] = gz[i] * (1.0f - sz[i] * sz[i]);
             for (int i = 0; i < n; i++)
@@ -298,19 +334,14 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
                     float w = h * Kj[k * n + i];
                     for (int p = 0; p < P; p++) gu[i * P + p] += w * e[k * P + p];
                 }
-            outer_lanes(lj, lj + 2 * nn * P, e, uj, n);
+            outer_lanes(lj, lj + 2 * nn * V, e, uj, n);
         }
         if (cv) { /* the conv's gradients: dL/dw[c][t] += gs[c] T[t], dL/db[c] += gs[c] */
-            float *lc = lanes + L * per_layer * P;
+            float *lc = lanes + L * per_layer * V;
             for (int c = 0; c < nf; c++) {
-                const float *gc = gs + c * P;
-                for (int t = 0; t < taps; t++) {
-                    float *l = lc + ((int64_t)c * taps + t) * P;
-                    const float *tt = T + t * P;
-                    for (int i = 0; i < P; i++) l[i] += gc[i] * tt[i];
-                }
-                float *lb = lc + ((int64_t)nf * taps + c) * P;
-                for (int i = 0; i < P; i++) lb[i] += gc[i];
+                for (int t = 0; t < taps; t++)
+                    dot_lanes(lc + ((int64_t)c * taps + t) * V, gs + c * P, T + t * P);
+                dot_lanes(lc + ((int64_t)nf * taps + c) * V, gs + c * P, NULL);
             }
         } else {
             store_rows(g + p0, gs, nf, N, m);
@@ -322,7 +353,7 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
     }
     for (int64_t c = 0; c < sums; c++) { /* the lanes' sums: work[c] */
         double sum = 0.0;
-        for (int p = 0; p < P; p++) sum += work[c * P + p];
+        for (int v = 0; v < V; v++) sum += work[c * V + v];
         work[c] = sum;
     }
     for (int j = 0; j < L; j++) {
