@@ -10,8 +10,10 @@ Workloads (``--only``):
   MS1 with L = 4, h = 0.4, Linear 6272 -> 10; Adam lr 0.04, weight decay 1e-3, batch 100,
   cross-entropy + the smoothness regulariser) on a stream of random images of MNIST's shape
   (``--data mnist``: MNIST's training images, from the cache), after 150 warm-up steps: ours
-  (``fused``, the default), ours as it was (``fused=False``: the plain layer loop) and the
-  reference ``Net`` of DecodEPFL/HamiltonianNet's ``examples/run_MNIST.py`` with its own
+  (``fused``, the default: the first stage in MS1's C stack where it builds), ours with the
+  fused node's torch path (``use_c=False``), ours as it was (``fused=False``: the plain
+  layer loop) and the reference ``Net`` of DecodEPFL/HamiltonianNet's
+  ``examples/run_MNIST.py`` with its own
   training step (log-softmax + NLL, its regulariser added ``L - 1`` times, ``torch.optim.Adam``;
   ours use the Adam ``hamnets classify`` uses, :func:`hamnets.training._adam.adam`).
   Reported in images/s, with the fraction of the compute bound: the step's matrix-product
@@ -134,11 +136,12 @@ def bench_tanh(repeats: int = 31) -> dict:
 
 
 # -- MNIST ----------------------------------------------------------------------------------
-def _ours_mnist(fused: bool, gen: torch.Generator):
+def _ours_mnist(fused: bool, gen: torch.Generator, use_c: bool = True):
     from hamnets.training._adam import adam
     from hamnets.vision._classifier import HDNNImageClassifier
 
     model = HDNNImageClassifier("MS1", MS1_LAYERS, MS1_H, generator=gen, fused=fused)
+    model.hdnn.use_c = use_c  # MS1's C stack (the default where it builds)
     opt = adam(model.parameters(), lr=LR, weight_decay=MS1_WD)  # what classify builds
 
     def step(x, y):
@@ -148,6 +151,13 @@ def _ours_mnist(fused: bool, gen: torch.Generator):
         opt.step()
 
     return step
+
+
+def c_stack_built() -> bool:
+    """Whether MS1's C stack runs here (hamnets.hdnn._cstack); else "ours" is the torch path."""
+    from hamnets.hdnn import _cstack
+
+    return _cstack.ms1_library() is not None
 
 
 def _reference_mnist(ref_dir: str):
@@ -204,7 +214,11 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
     # loss through a spike at first).
     n_batches, warmup = 64, 150
     xs, ys = _mnist_batches(data, n_batches, gen)
-    runs = {"ours": _ours_mnist(True, gen), "ours_unfused": _ours_mnist(False, gen)}
+    runs = {
+        "ours": _ours_mnist(True, gen),
+        "ours_torch_path": _ours_mnist(True, gen, use_c=False),
+        "ours_unfused": _ours_mnist(False, gen),
+    }
     if ref_dir:
         runs["reference"] = _reference_mnist(ref_dir)
     for step in runs.values():
@@ -243,6 +257,8 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
         }
     base = statistics.median(times["ours"])
     out["ratio_unfused_over_ours"] = round(statistics.median(times["ours_unfused"]) / base, 2)
+    out["ratio_torch_path_over_ours"] = round(statistics.median(times["ours_torch_path"]) / base, 2)
+    out["c_stack"] = c_stack_built()
     if "reference" in times:
         out["ratio_reference_over_ours"] = round(statistics.median(times["reference"]) / base, 2)
     return out
@@ -392,15 +408,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{a['numpy tanh (in place)']['ms']} ms; load {a['load']}"
         )
         m = result["mnist"] = bench_mnist(args.reference_dir, args.repeats, args.steps, args.data)
-        for name in ("ours", "ours_unfused", "reference"):
+        for name in ("ours", "ours_torch_path", "ours_unfused", "reference"):
             if name in m:
                 print(
-                    f"mnist {name:13s} {m[name]['images_per_s']:8.0f} images/s  "
+                    f"mnist {name:15s} {m[name]['images_per_s']:8.0f} images/s  "
                     f"{100 * m[name]['fraction_of_compute_bound']:.1f}% of the compute bound"
                 )
         print(
             f"mnist: ours / reference {m.get('ratio_reference_over_ours', float('nan')):.2f}x, "
-            f"ours / unfused {m['ratio_unfused_over_ours']:.2f}x; matrix products "
+            f"ours / unfused {m['ratio_unfused_over_ours']:.2f}x, ours / torch path "
+            f"{m['ratio_torch_path_over_ours']:.2f}x (C stack: {m['c_stack']}); matrix products "
             f"{m['gemm_gflops']:.0f} GFLOP/s, {m['flops_per_image'] / 1e6:.2f} MFLOP/image, "
             f"bound {m['compute_bound_images_per_s']} images/s; load {m['load_before']} -> "
             f"{m['load_after']}",
