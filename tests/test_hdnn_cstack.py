@@ -163,11 +163,16 @@ def test_tanh_within_two_ulp_everywhere():
 def test_build_into_a_cache_folder_once(tmp_path, monkeypatch):
     if _cstack.ms1_library() is None:
         pytest.skip("no C compiler here")
-    first = _cstack.build(cache=tmp_path)
+    source = tmp_path / "tiny.c"  # (the stack itself takes seconds to compile)
+    source.write_text("int tiny(int x) { return 2 * x; }\n")
+    cache = tmp_path / "cache"
+    first = _cstack.build(source, cache=cache)
     stamp = first.stat().st_mtime_ns
-    assert first.parent == tmp_path and first.suffix == ".so"
-    assert _cstack.build(cache=tmp_path) == first and first.stat().st_mtime_ns == stamp
-    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary file left
+    assert first.parent == cache and first.suffix == ".so" and first.stem.startswith("tiny-")
+    assert _cstack.build(source, cache=cache) == first and first.stat().st_mtime_ns == stamp
+    assert sorted(p.suffix for p in cache.iterdir()) == [".lock", ".so"]  # no temporary file
+    source.write_text("int tiny(int x) { return 3 * x; }\n")  # another source: another file
+    assert _cstack.build(source, cache=cache) != first
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert _cstack._cache_dir() == tmp_path / "xdg" / "hamnets" / "kernels"
 

@@ -12,8 +12,8 @@ The file is compiled on first use with the system's C compiler (``$CC``, else ``
 ``$XDG_CACHE_HOME/hamnets/kernels`` (``~/.cache/...``), named by a hash of the source, the
 compiler's version and the flags, and loaded with :mod:`ctypes`. Where that fails (no
 compiler, a read-only cache, not Linux/macOS) :func:`ms1_library` returns None and the fused
-node keeps its torch path: the same numbers to float rounding, only slower
-(``python -m hamnets.hdnn._cstack`` builds it and says why not).
+node keeps its torch path: the same numbers to float rounding, only slower (:func:`main`
+builds it or says why not: ``python -c "import hamnets.hdnn._cstack as c; c.main()"``).
 
 ctypes releases the GIL during a call: with ``torch.get_num_threads() > 1`` the columns are
 split among that many threads (each with its own gradient sums, added at the end).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import fcntl
 import functools
 import hashlib
 import os
@@ -62,27 +63,33 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
     if target.exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)  # then renamed: no half-written file
-    os.close(fd)
-    try:
-        subprocess.run(
-            [cc, *_FLAGS, "-o", tmp, str(source), "-lm"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # One process compiles (about 6 s), the others (pytest-xdist workers, DDP ranks) wait for
+    # it; the file is written under a temporary name and renamed: never seen half-written.
+    with open(cache / f"{source.stem}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
+        os.close(fd)
+        try:
+            subprocess.run(
+                [cc, *_FLAGS, "-o", tmp, str(source), "-lm"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=300,
+            )
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return target
 
 
 @functools.cache
 def ms1_library() -> ctypes.CDLL | None:
     """The loaded C stack (built on first use), or None where it cannot be built or loaded."""
-    if not sys.platform.startswith(("linux", "darwin")):
+    if not sys.platform.startswith(("linux", "darwin")):  # (fcntl, cc, .so: POSIX only)
         return None
     try:
         lib = ctypes.CDLL(str(build()))
@@ -284,9 +291,11 @@ def backward(
     return grads if conv is None else (*grads, gws[0], gbs[0])
 
 
-if __name__ == "__main__":  # python -m hamnets.hdnn._cstack: build, or say why not
+def main() -> int:
+    """Build the C stack, or say why not (``make install`` calls it): 0 built, 1 not."""
     try:
         print(build())
     except (OSError, subprocess.SubprocessError) as err:
-        print(f"the C stack cannot be built here: {err}", file=sys.stderr)
-        sys.exit(1)
+        print(f"MS1's C stack cannot be built here ({err}): the torch path runs", file=sys.stderr)
+        return 1
+    return 0
