@@ -250,3 +250,27 @@ def test_classifier_conv_stack_no_grad_and_threads():
     model.hdnn.use_c = False
     with torch.no_grad():
         assert _rel(fast, model(images[:20])) < 1e-5
+
+
+@needs_c
+def test_threads_after_fork():
+    """A forked child (a DataLoader worker, multiprocessing) gets a pool of its own."""
+    import multiprocessing
+
+    model, y, weight = _case(8, 4, 20000, 1.6, seed=6)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        parent = _run(model, y, weight, fused=True, use_c=True)[0]
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            child = pool.apply_async(_forward_in_child, (model, y)).get(timeout=60)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(parent.numpy(), child)
+
+
+def _forward_in_child(model, y) -> np.ndarray:
+    torch.set_num_threads(2)
+    with torch.no_grad():  # (numpy back: a tensor would travel through torch's shared memory)
+        return model.forward_channels_first(y).numpy()

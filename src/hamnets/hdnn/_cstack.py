@@ -118,7 +118,8 @@ def usable(y: torch.Tensor, *tensors: torch.Tensor) -> bool:
 
 
 @functools.cache
-def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+def _pool(workers: int, pid: int) -> concurrent.futures.ThreadPoolExecutor:
+    # per process (pid): a forked child inherits the pool but not its threads
     return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="hamnets-ms1")
 
 
@@ -135,7 +136,7 @@ def _run(calls: list) -> None:
     if len(calls) == 1:
         calls[0]()
         return
-    for f in [_pool(len(calls)).submit(c) for c in calls]:
+    for f in [_pool(len(calls), os.getpid()).submit(c) for c in calls]:
         f.result()
 
 
