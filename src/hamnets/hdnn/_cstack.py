@@ -1,4 +1,5 @@
-"""The C path of the fused MS1 stack: ``_ms1_stack.c``, built once per machine and loaded.
+"""The C path of the fused MS1 stack: ``_ms1_stack.c`` (with ``_blocks.h``), built once per
+machine and loaded.
 
 The per-pixel MS1 stacks of the image classifier spend their time in memory traffic: the
 torch path writes and reads several ``(n, N)`` blocks per half-step (a product, the bias,
@@ -55,8 +56,9 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
     version = subprocess.run(
         [cc, "--version"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
+    headers = [h.read_text() for h in sorted(source.parent.glob("*.h"))]  # what it includes
     key = hashlib.sha256(
-        "\0".join([source.read_text(), version, *_FLAGS, platform.machine()]).encode()
+        "\0".join([source.read_text(), *headers, version, *_FLAGS, platform.machine()]).encode()
     ).hexdigest()[:16]
     cache = _cache_dir() if cache is None else cache
     target = cache / f"{source.stem}-{key}.so"
