@@ -4,6 +4,7 @@ the build and its fallback."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -14,6 +15,17 @@ import torch.nn.functional as F
 from hamnets.hdnn import _cstack, build_hdnn
 
 needs_c = pytest.mark.skipif(_cstack.ms1_library() is None, reason="no C compiler here")
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    """torch's thread count set to ``n`` for the block (restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _rel(new: torch.Tensor, old: torch.Tensor) -> float:
@@ -69,32 +81,24 @@ def test_c_stack_against_float64():
 @needs_c
 def test_threads_split_the_columns_and_add_the_gradients():
     model, y, weight = _case(8, 4, 20000, 1.6, seed=2)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with _threads(1):
         one = _run(model, y, weight, fused=True, use_c=True)
-        torch.set_num_threads(2)
+    with _threads(2):
         assert len(_cstack._ranges(20000)) == 2
         two = _run(model, y, weight, fused=True, use_c=True)
-    finally:
-        torch.set_num_threads(threads)
     assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])  # per column: the same
     for a, b in zip(one[2:], two[2:], strict=True):  # sums in another order
         assert _rel(a, b) < 1e-6
 
 
 def test_ranges_cover_the_columns_in_whole_blocks():
-    threads = torch.get_num_threads()
-    try:
-        for t, n in [(1, 100), (2, 100), (2, 20000), (3, 50001), (8, 8192 * 8 + 5)]:
-            torch.set_num_threads(t)
+    for t, n in [(1, 100), (2, 100), (2, 20000), (3, 50001), (8, 8192 * 8 + 5)]:
+        with _threads(t):
             ranges = _cstack._ranges(n)
-            assert ranges[0][0] == 0 and sum(c for _, c in ranges) == n
-            assert all(s % 64 == 0 for s, _ in ranges)
-            assert all(a + c == b for (a, c), (b, _) in zip(ranges, ranges[1:], strict=False))
-            assert len(ranges) <= t
-    finally:
-        torch.set_num_threads(threads)
+        assert ranges[0][0] == 0 and sum(c for _, c in ranges) == n
+        assert all(s % 64 == 0 for s, _ in ranges)
+        assert all(a + c == b for (a, c), (b, _) in zip(ranges, ranges[1:], strict=False))
+        assert len(ranges) <= t
 
 
 @needs_c
@@ -231,14 +235,10 @@ def test_classifier_conv_stack_no_grad_and_threads():
     gen = torch.Generator().manual_seed(9)
     images = torch.randn(300, 1, 12, 10, generator=gen)  # 36000 pixels: two threads' worth
     labels = torch.randint(0, 10, (300,), generator=gen)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with _threads(1):
         one = _classifier_run(True, images, labels)
-        torch.set_num_threads(2)
+    with _threads(2):
         two = _classifier_run(True, images, labels)
-    finally:
-        torch.set_num_threads(threads)
     for a, b in zip(one, two, strict=True):
         assert _rel(a, b) < 1e-6
     from hamnets.vision._classifier import HDNNImageClassifier
@@ -258,15 +258,10 @@ def test_threads_after_fork():
     import multiprocessing
 
     model, y, weight = _case(8, 4, 20000, 1.6, seed=6)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
+    with _threads(2):
         parent = _run(model, y, weight, fused=True, use_c=True)[0]
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(1) as pool:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
             child = pool.apply_async(_forward_in_child, (model, y)).get(timeout=60)
-    finally:
-        torch.set_num_threads(threads)
     assert np.array_equal(parent.numpy(), child)
 
 

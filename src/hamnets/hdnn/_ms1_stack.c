@@ -106,6 +106,20 @@ static inline __attribute__((always_inline)) void conv_block(const conv_t *cv,
     }
 }
 
+/* The stack's input for the block at p0 (m columns) into st: y's rows, or the convolution
+ * of cv's input (its taps into T). */
+static inline __attribute__((always_inline)) void block_input(float *restrict st,
+                                                             float *restrict T, const float *y,
+                                                             const conv_t *cv, int64_t p0, int m,
+                                                             int nf, int64_t N) {
+    if (cv) {
+        conv_taps(cv, p0, m, T);
+        conv_block(cv, T, st, nf);
+    } else {
+        load_rows(st, y + p0, nf, N, m);
+    }
+}
+
 /* Forward of layers 0..L-1 on the first `cols` columns of y (nf rows, N apart), or of the
  * convolution cv of its input where cv is not NULL (y then unused), into out (the same
  * layout). K (L, n, n), b (L, nf). With acts (not NULL) every layer's activations
@@ -123,12 +137,7 @@ int ms1_forward(const float *y, float *out, float *acts, const float *K, const f
     for (int64_t p0 = 0; p0 < cols; p0 += P) {
         int m = (int)(cols - p0 < P ? cols - p0 : P);
         float *block = acts ? acts + p0 / P * L * nf * P : NULL;
-        if (cv) {
-            conv_taps(cv, p0, m, T);
-            conv_block(cv, T, st, nf);
-        } else {
-            load_rows(st, y + p0, nf, N, m);
-        }
+        block_input(st, T, y, cv, p0, m, nf, N);
         for (int j = 0; j < L; j++) {
             float *act = block ? block + j * nf * P : buf + nf * P;
             layer(st, act, K + (int64_t)j * n * n, b + (int64_t)j * nf, h, n);
@@ -173,12 +182,7 @@ int ms1_backward(const float *y, const float *acts, const float *K, const float 
         /* the block's states again, keeping each layer's u_j, z_{j+1} and activations:
          * from the forward's activations (acts), or by running the forward again */
         const float *block = acts ? acts + p0 / P * L * nf * P : NULL;
-        if (cv) {
-            conv_taps(cv, p0, m, T);
-            conv_block(cv, T, st, nf);
-        } else {
-            load_rows(st, y + p0, nf, N, m);
-        }
+        block_input(st, T, y, cv, p0, m, nf, N);
         for (int j = 0; j < L; j++) {
             float *hj = hist + (int64_t)j * 2 * nf * P;
             copy_block(hj, st, n); /* u_j */
