@@ -107,13 +107,11 @@ def ms1_library() -> ctypes.CDLL | None:
     return lib
 
 
-def usable(y: torch.Tensor, *tensors: torch.Tensor) -> bool:
-    """Whether the C stack can run on channels-first states ``y`` with these weights."""
+def usable(nf: int, *tensors: torch.Tensor) -> bool:
+    """Whether the C stack can run on ``nf`` channels (states and weights in ``tensors``)."""
     return (
-        y.device.type == "cpu"
-        and y.dtype == torch.float32
-        and y.shape[0] % 2 == 0
-        and y.shape[0] <= 128
+        nf % 2 == 0
+        and nf <= 128
         and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
         and ms1_library() is not None
     )

@@ -64,18 +64,22 @@ class MS1(HamiltonianDNN):
 
     # The C stack (._cstack): all layers per block of pixels; the backward replays the states.
     def _c_stack(self, y: torch.Tensor, params: LayerParams) -> bool:
-        return self.use_c and _cstack.usable(y, *params)
+        return self.use_c and _cstack.usable(self.nf, y, *params)
 
     def _c_buffer_shape(self, y: torch.Tensor, params: LayerParams) -> tuple[int, ...]:
         return _cstack.acts_shape(*y.shape, params[0].shape[0])
 
+    @staticmethod
+    def _c_bias(params: LayerParams) -> torch.Tensor:
+        """``(L, nf)`` = ``[b_u; b_z]`` per layer, as the C stack takes them."""
+        _, b_z, _, b_u = params
+        return torch.cat([b_u, b_z], 1).squeeze(2)
+
     def _c_forward(self, y, out, params, buf) -> None:
-        K, b_z, _, b_u = params
-        _cstack.forward(y, out, K, torch.cat([b_u, b_z], 1).squeeze(2), self.h, buf)
+        _cstack.forward(y, out, params[0], self._c_bias(params), self.h, buf)
 
     def _c_backward(self, y, params, g_out, buf) -> tuple[torch.Tensor, ...]:
-        K, b_z, _, b_u = params
-        return _cstack.backward(y, K, torch.cat([b_u, b_z], 1).squeeze(2), self.h, g_out, buf)
+        return _cstack.backward(y, params[0], self._c_bias(params), self.h, g_out, buf)
 
     def structured(self) -> tuple[torch.Tensor, torch.Tensor]:
         zero = torch.zeros_like(self.K)

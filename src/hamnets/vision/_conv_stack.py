@@ -41,7 +41,7 @@ def conv_stack_planes(hdnn: MS1 | object, x: torch.Tensor, conv: nn.Conv2d) -> t
     ):
         return None
     params = hdnn._fused_params()
-    if not _cstack.usable(x.new_empty(hdnn.nf, 0), x, conv.weight, conv.bias, *params):
+    if not _cstack.usable(hdnn.nf, x, conv.weight, conv.bias, *params):
         return None
     keep = torch.is_grad_enabled() and any(
         t.requires_grad for t in (conv.weight, conv.bias, *params)
@@ -63,7 +63,7 @@ class _ConvStack(torch.autograd.Function):
         if keep:  # the activations buffer, from the model's workspace (as the fused node's)
             shape = _cstack.acts_shape(model.nf, n_cols, n_layers)
             ctx.lease, acts = model._workspace.take(shape, x)
-        b_all = torch.cat([b_u, b_z], 1).squeeze(2)  # (L, nf) = [b_u; b_z]
+        b_all = model._c_bias((K, b_z, neg_Kt, b_u))  # (L, nf) = [b_u; b_z]
         _cstack.forward(None, out, K, b_all, model.h, acts, conv=conv)
         ctx.conv, ctx.acts, ctx.h, ctx.weight_shape = conv, acts, model.h, weight.shape
         ctx.save_for_backward(K, b_all)
