@@ -14,7 +14,7 @@ import torch
 from helpers import blob_data, md5s, write_set
 
 from hamnets.datasets import _images as images_mod
-from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, DissipativeH1, build_hdnn
+from hamnets.hdnn import H1, H2, MODEL_NAMES, MS1, MS2, MS3, DissipativeH1, _cstack, build_hdnn
 from hamnets.hdnn._pixelwise import PixelwiseHDNN
 from hamnets.training import (
     ConfigError,
@@ -221,8 +221,15 @@ def test_metrics_have_the_keys_of_every_classify_run(tmp_path):
     shared = ["status", "dataset", "model", "train_accuracy", "test_accuracy", "val_accuracy",
               "final_loss", "epochs", "seed", "wall_seconds", "cpu_seconds"]  # fmt: skip
     extras = ["n_train", "n_val", "n_test", "n_parameters", "train_seconds", "images_per_s",
-              "threads", "per_epoch"]  # fmt: skip
+              "threads", "c_stack", "per_epoch"]  # fmt: skip
     assert list(metrics) == shared + extras
+    assert metrics["c_stack"] is False  # (tiny_config's model is not MS1)
+    ms1 = run_images(tiny_config(epochs=1, model="MS1", batch_size=50), RunOptions(plots=False),
+                     data=blob_data(n_train=100)).metrics  # fmt: skip
+    assert ms1["c_stack"] is (_cstack.ms1_library() is not None)  # 50 x 784 pixels a batch
+    plain = run_images(tiny_config(epochs=1, model="MS1", fused=False), RunOptions(plots=False),
+                       data=blob_data(n_train=100)).metrics  # fmt: skip
+    assert plain["c_stack"] is False
     assert metrics["status"] == "finished"
     row = metrics["per_epoch"][-1]
     assert list(row) == ["epoch", "lr", "train_loss", "train_accuracy", "val_accuracy",

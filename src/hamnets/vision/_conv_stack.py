@@ -49,6 +49,23 @@ def conv_stack_planes(hdnn: MS1 | object, x: torch.Tensor, conv: nn.Conv2d) -> t
     return _ConvStack.apply(hdnn, keep, x, conv.weight, conv.bias, *params)
 
 
+def uses_c_stack(model: nn.Module, n_pixels: int) -> bool:
+    """Whether ``model`` (an image classifier, or a wrapper of one with ``.module``) runs
+    MS1's C stack on batches of ``n_pixels`` pixels (batch size times H W): an MS1 H-DNN, the
+    fused path, float32 weights on a CPU, the C stack built (a run's rounding depends on it;
+    ``metrics.json`` records it)."""
+    model = getattr(model, "module", model)
+    hdnn = getattr(model, "hdnn", None)
+    if not (isinstance(hdnn, MS1) and hdnn.use_c and getattr(model, "fused", None) is not False):
+        return False
+    weight = model.conv.weight
+    return (
+        weight.device.type == "cpu"
+        and hdnn._runs_fused(hdnn.n_layers, n_pixels)
+        and _cstack.usable(hdnn.nf, weight)
+    )
+
+
 class _ConvStack(torch.autograd.Function):
     """conv + MS1 stack: inputs ``x`` (no gradient), the conv's weight and bias and the MS1
     parameters of :meth:`MS1._fused_params`; output ``(C, H, W, B)``."""

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...vision._conv_stack import uses_c_stack
 from .._engine import Engine
 from .._rundir import RunDir
 from ._config import ImageConfig
@@ -30,7 +31,8 @@ def image_metrics(
     training accuracy), ``test_accuracy`` (of the final weights), ``val_accuracy`` (the last
     epoch's), ``final_loss`` (the last epoch's training cross-entropy), ``epochs``, ``seed``,
     ``wall_seconds``, ``cpu_seconds``, then ``n_train``, ``n_val``, ``n_test``,
-    ``n_parameters``, ``train_seconds``, ``images_per_s``, ``threads`` and ``per_epoch`` (the
+    ``n_parameters``, ``train_seconds``, ``images_per_s``, ``threads``, ``c_stack`` (whether
+    the model ran MS1's C stack: its rounding differs from the torch path's) and ``per_epoch`` (the
     history rows: ``epoch``, ``lr``, ``train_loss``, ``train_accuracy``, ``val_accuracy``,
     ``test_accuracy``, ``train_seconds``, ``images_per_s``).
     """
@@ -59,6 +61,7 @@ def image_metrics(
         "train_seconds": train_seconds,
         "images_per_s": images / max(train_seconds, 1e-9),
         "threads": torch.get_num_threads(),
+        "c_stack": uses_c_stack(model, config.batch_size * s.test_x[0].numel()),
         "per_epoch": history,
     }
     return metrics, pred
