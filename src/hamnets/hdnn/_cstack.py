@@ -5,9 +5,11 @@ The per-pixel MS1 stacks of the image classifier spend their time in memory traf
 torch path writes and reads several ``(n, N)`` blocks per half-step (a product, the bias,
 ``tanh``, the residual add; the backward's ``tanh_backward``, two products and a sum), each
 a pass over all pixels. The C file runs all layers of one block of 64 pixels at once with the
-block in L1, and writes only what the backward reads (the states and activations the torch
-path keeps too, in the same workspace layout); its backward walks the layers of a block in
-reverse in the same way. See ``benchmarks/speed.py`` for what it gains.
+block in L1 and keeps only the layers' activations for the backward, block after block in one
+buffer (:func:`acts_shape`); the backward replays a block's states from them and walks its
+layers in reverse. A 3x3 convolution in front of the stack (:class:`Conv`, the classifier's)
+is computed block by block too. See ``benchmarks/speed.py`` for what it gains (1.4-1.6x the
+torch path's training step of the MNIST classifier).
 
 The file is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into
 ``$XDG_CACHE_HOME/hamnets/kernels`` (``~/.cache/...``), named by a hash of the source, the
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
-import fcntl
 import functools
 import hashlib
 import os
@@ -65,6 +66,8 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
     if target.exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
+    import fcntl  # (POSIX only: here, not at the top, so that the package imports anywhere)
+
     # One process compiles (about 6 s), the others (pytest-xdist workers, DDP ranks) wait for
     # it; the file is written under a temporary name and renamed: never seen half-written.
     with open(cache / f"{source.stem}-{key}.lock", "w") as lock:
