@@ -181,6 +181,16 @@ def test_build_into_a_cache_folder_once(tmp_path, monkeypatch):
     assert _cstack._cache_dir() == tmp_path / "xdg" / "hamnets" / "kernels"
 
 
+@needs_c
+def test_a_damaged_library_in_the_cache_is_built_again(tmp_path):
+    source = tmp_path / "tiny.c"
+    source.write_text("int tiny(int x) { return 2 * x; }\n")
+    built = _cstack.build(source, cache=tmp_path)
+    built.write_bytes(b"not a shared library")  # (as a full disk would leave it)
+    assert _cstack.load(source, cache=tmp_path).tiny(21) == 42
+    assert built.read_bytes()[:4] == b"\x7fELF"  # compiled again
+
+
 def test_without_a_compiler_the_torch_path_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     with pytest.raises(OSError):

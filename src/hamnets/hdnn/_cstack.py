@@ -91,13 +91,24 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
     return target
 
 
+def load(source: Path = _SOURCE, cache: Path | None = None) -> ctypes.CDLL:
+    """:func:`build`, then load the library; a file in the cache that does not load (a full
+    disk, a killed copy) is built again, once."""
+    path = build(source, cache)
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError:
+        path.unlink(missing_ok=True)
+        return ctypes.CDLL(str(build(source, cache)))
+
+
 @functools.cache
 def ms1_library() -> ctypes.CDLL | None:
     """The loaded C stack (built on first use), or None where it cannot be built or loaded."""
     if not sys.platform.startswith(("linux", "darwin")):  # (fcntl, cc, .so: POSIX only)
         return None
     try:
-        lib = ctypes.CDLL(str(build()))
+        lib = load()
     except (OSError, subprocess.SubprocessError):
         return None
     ptr, f32, i32, i64 = ctypes.c_void_p, ctypes.c_float, ctypes.c_int, ctypes.c_int64
