@@ -23,15 +23,17 @@ $(BIN)/python:
 # that fails to import there only stays uncompiled.
 PRECOMPILE := $(BIN)/python -c "import importlib, sys; sys.dont_write_bytecode = False; \
 	[importlib.import_module(m) for m in sys.argv[1:]]"
-# MS1's C stack is compiled there too (about 6 s, beside the second import; otherwise on first
-# use), into ~/.cache/hamnets/kernels; without a C compiler the torch path runs.
+# MS1's C stack is compiled there too (about 9 s, after the shorter of the two imports: 10.4 s
+# for torch._dynamo, 7.9 s for the rest; otherwise on first use), into ~/.cache/hamnets/kernels;
+# without a C compiler the torch path runs.
 CSTACK := $(BIN)/python -c "import sys, hamnets.hdnn._cstack as c; sys.exit(c.main())" || true
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
 	$(BIN)/python -m pip install --quiet --no-compile --no-build-isolation -c constraints.txt \
 		-e '.[dev]'
-	($(PRECOMPILE) torch._dynamo; $(CSTACK)) & \
-		$(PRECOMPILE) sympy matplotlib.pyplot PIL.Image pytest xdist hypothesis tqdm; wait
+	$(PRECOMPILE) torch._dynamo & \
+		($(PRECOMPILE) sympy matplotlib.pyplot PIL.Image pytest xdist hypothesis tqdm; \
+		$(CSTACK)); wait
 	touch $(STAMP)
 
 install: $(STAMP)
