@@ -8,8 +8,11 @@ LINTED := $(wildcard src tests benchmarks examples)
 
 .PHONY: install run test test-all lint format bench docs clean
 
+# The venv is made without pip (ensurepip's copy of the bundled pip took 7.6 s), and the
+# Python's own pip (22.3 or newer: --python) installs a current pip into it; where that pip is
+# missing or too old, ensurepip does it as before.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 # The build requirements of pyproject.toml go into the venv once, and the package is built
 # there (--no-build-isolation): pip's isolated build environment costs 10-15 s per install.
@@ -28,7 +31,9 @@ PRECOMPILE := $(BIN)/python -c "import importlib, sys; sys.dont_write_bytecode =
 # without a C compiler the torch path runs.
 CSTACK := $(BIN)/python -c "import sys, hamnets.hdnn._cstack as c; sys.exit(c.main())" || true
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip "setuptools>=68" \
+		wheel 2>/dev/null || ($(BIN)/python -m ensurepip --upgrade --default-pip >/dev/null \
+		&& $(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel)
 	$(BIN)/python -m pip install --quiet --no-compile --no-build-isolation -c constraints.txt \
 		-e '.[dev]'
 	$(PRECOMPILE) torch._dynamo & \
