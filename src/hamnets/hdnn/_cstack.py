@@ -68,7 +68,7 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     import fcntl  # (POSIX only: here, not at the top, so that the package imports anywhere)
 
-    # One process compiles (about 6 s), the others (pytest-xdist workers, DDP ranks) wait for
+    # One process compiles (6-9 s), the others (pytest-xdist workers, DDP ranks) wait for
     # it; the file is written under a temporary name and renamed: never seen half-written.
     with open(cache / f"{source.stem}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
