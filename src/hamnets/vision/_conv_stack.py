@@ -40,7 +40,7 @@ def conv_stack_planes(hdnn: MS1 | object, x: torch.Tensor, conv: nn.Conv2d) -> t
         or _functorch_active()
     ):
         return None
-    params = (hdnn.K, hdnn.b)  # as they are: no stacking ops to record and differentiate
+    params = hdnn._fused_params()
     if not _cstack.usable(hdnn.nf, x, conv.weight, conv.bias, *params):
         return None
     keep = torch.is_grad_enabled() and any(
@@ -67,11 +67,11 @@ def uses_c_stack(model: nn.Module, n_pixels: int) -> bool:
 
 
 class _ConvStack(torch.autograd.Function):
-    """conv + MS1 stack: inputs ``x`` (no gradient), the conv's weight and bias and MS1's
-    ``K`` ``(L, n, n)`` and ``b`` ``(L, nf)``; output ``(C, H, W, B)``."""
+    """conv + MS1 stack: inputs ``x`` (no gradient), the conv's weight and bias and the MS1
+    parameters of :meth:`MS1._fused_params`; output ``(C, H, W, B)``."""
 
     @staticmethod
-    def forward(ctx, model, keep, x, weight, bias, K, b_all):
+    def forward(ctx, model, keep, x, weight, bias, K, b_z, neg_Kt, b_u):
         c_in, h, w, b = x.shape
         n_cols, n_layers = h * w * b, K.shape[0]
         conv = _cstack.Conv(x, weight, bias)
@@ -80,6 +80,7 @@ class _ConvStack(torch.autograd.Function):
         if keep:  # the activations buffer, from the model's workspace (as the fused node's)
             shape = _cstack.acts_shape(model.nf, n_cols, n_layers)
             ctx.lease, acts = model._workspace.take(shape, x)
+        b_all = model._c_bias((K, b_z, neg_Kt, b_u))  # (L, nf) = [b_u; b_z]
         _cstack.forward(None, out, K, b_all, model.h, acts, conv=conv)
         ctx.conv, ctx.acts, ctx.h, ctx.weight_shape = conv, acts, model.h, weight.shape
         ctx.save_for_backward(K, b_all)
@@ -93,6 +94,4 @@ class _ConvStack(torch.autograd.Function):
         _, gK, gb_z, g_neg_Kt, gb_u, gw, gb = _cstack.backward(
             None, K, b_all, ctx.h, g_out, ctx.acts, conv=ctx.conv
         )
-        gK = gK - g_neg_Kt.transpose(1, 2)  # K enters twice: K u and -K^T z'
-        g_b = torch.cat([gb_u, gb_z], 1).squeeze(2)  # b = [b_u; b_z]
-        return None, None, None, gw.view(ctx.weight_shape), gb, gK, g_b
+        return None, None, None, gw.view(ctx.weight_shape), gb, gK, gb_z, g_neg_Kt, gb_u
