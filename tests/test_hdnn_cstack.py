@@ -164,16 +164,18 @@ def test_tanh_within_two_ulp_everywhere():
     assert special[:2].tolist() == [1.0, -1.0] and math.isnan(special[2]) and special[3] == 1
 
 
-def test_build_into_a_cache_folder_once(tmp_path, monkeypatch):
+def test_build_into_a_cache_folder_once(tmp_path, monkeypatch, capsys):
     if _cstack.ms1_library() is None:
         pytest.skip("no C compiler here")
     source = tmp_path / "tiny.c"  # (the stack itself takes seconds to compile)
     source.write_text("int tiny(int x) { return 2 * x; }\n")
     cache = tmp_path / "cache"
     first = _cstack.build(source, cache=cache)
+    assert capsys.readouterr().err.startswith("hamnets: compiling tiny.c")  # said once
     stamp = first.stat().st_mtime_ns
     assert first.parent == cache and first.suffix == ".so" and first.stem.startswith("tiny-")
     assert _cstack.build(source, cache=cache) == first and first.stat().st_mtime_ns == stamp
+    assert capsys.readouterr().err == ""
     assert sorted(p.suffix for p in cache.iterdir()) == [".lock", ".so"]  # no temporary file
     source.write_text("int tiny(int x) { return 3 * x; }\n")  # another source: another file
     assert _cstack.build(source, cache=cache) != first

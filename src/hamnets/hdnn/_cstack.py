@@ -74,6 +74,8 @@ def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target
+        # (a pause of seconds at a run's first step: said, not left unexplained)
+        print(f"hamnets: compiling {source.name} into {cache} (once)", file=sys.stderr)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
         os.close(fd)
         try:
