@@ -27,87 +27,37 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import functools
-import hashlib
 import os
-import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .. import _cbuild
+from .._cbuild import _cache_dir  # noqa: F401 (tests and callers read it here)
+
 _SOURCE = Path(__file__).with_name("_ms1_stack.c")
-_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
 #: below this many columns per thread, fewer threads (a thread's start costs about 50 us)
 _MIN_COLUMNS_PER_THREAD = 8192
 _P = 64  # pixels per block in the C file
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hamnets" / "kernels"
-
-
 def build(source: Path = _SOURCE, cache: Path | None = None) -> Path:
-    """Compile ``source`` into a shared library in ``cache`` (default :func:`_cache_dir`),
-    unless it is there already; returns its path. Raises ``OSError`` or
-    ``subprocess.CalledProcessError`` where it cannot."""
-    cc = os.environ.get("CC", "cc")
-    version = subprocess.run(
-        [cc, "--version"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    headers = [h.read_text() for h in sorted(source.parent.glob("*.h"))]  # what it includes
-    key = hashlib.sha256(
-        "\0".join([source.read_text(), *headers, version, *_FLAGS, platform.machine()]).encode()
-    ).hexdigest()[:16]
-    cache = _cache_dir() if cache is None else cache
-    target = cache / f"{source.stem}-{key}.so"
-    if target.exists():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    import fcntl  # (POSIX only: here, not at the top, so that the package imports anywhere)
-
-    # One process compiles (6-9 s), the others (pytest-xdist workers, DDP ranks) wait for
-    # it; the file is written under a temporary name and renamed: never seen half-written.
-    with open(cache / f"{source.stem}-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.exists():
-            return target
-        # (a pause of seconds at a run's first step: said, not left unexplained)
-        print(f"hamnets: compiling {source.name} into {cache} (once)", file=sys.stderr)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-        os.close(fd)
-        try:
-            subprocess.run(
-                [cc, *_FLAGS, "-o", tmp, str(source), "-lm"],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=300,
-            )
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return target
+    """Compile ``source`` (default: the stack) once per machine
+    (:func:`hamnets._cbuild.build`)."""
+    return _cbuild.build(source, cache)
 
 
 def load(source: Path = _SOURCE, cache: Path | None = None) -> ctypes.CDLL:
-    """:func:`build`, then load the library; a file in the cache that does not load (a full
-    disk, a killed copy) is built again, once."""
-    path = build(source, cache)
-    try:
-        return ctypes.CDLL(str(path))
-    except OSError:
-        path.unlink(missing_ok=True)
-        return ctypes.CDLL(str(build(source, cache)))
+    """:func:`build`, then load it (a damaged file is built again, once)."""
+    return _cbuild.load(source, cache)
 
 
 @functools.cache
 def ms1_library() -> ctypes.CDLL | None:
     """The loaded C stack (built on first use), or None where it cannot be built or loaded."""
-    if not sys.platform.startswith(("linux", "darwin")):  # (fcntl, cc, .so: POSIX only)
+    if not _cbuild.posix():
         return None
     try:
         lib = load()

@@ -21,9 +21,13 @@ class MLPField(nn.Module):
         dim: state dimension.
         hidden: hidden widths, default ``(200, 200)``.
         activation, init, generator: as for :class:`hamnets.hnn.MLP`.
+
+    Training on derivatives computes a tanh network's loss on CPU in one C call per step
+    (:mod:`hamnets.hnn._fused_loss`); ``model.use_c = False`` keeps it in autograd.
     """
 
     separable = False
+    use_c: bool = True
 
     def __init__(
         self,

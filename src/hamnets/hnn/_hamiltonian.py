@@ -28,7 +28,13 @@ class HamiltonianNN(HamiltonianField):
     Args:
         energy: the network ``H_theta``, ``energy(x)`` or ``energy(t, x)``.
         dim: state dimension ``2n``; taken from ``energy.in_features`` when omitted.
+
+    Training on derivatives (``hamnets hnn``) computes the loss of a tanh
+    :class:`~hamnets.hnn.EnergyMLP` on CPU in one C call per step
+    (:mod:`hamnets.hnn._fused_loss`); ``model.use_c = False`` keeps it in autograd.
     """
+
+    use_c: bool = True
 
     def __new__(cls, energy: nn.Module | None = None, dim: int | None = None):
         if cls is HamiltonianNN and energy is not None and takes_time(energy, "the energy"):

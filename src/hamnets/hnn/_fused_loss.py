@@ -1,0 +1,181 @@
+"""Derivative regression of a tanh HNN or MLP baseline as one C call per training step.
+
+``mean |f(x) - y|^2`` and its parameter gradients, for ``f = J grad H`` of a tanh
+:class:`~hamnets.hnn.EnergyMLP` (a plain :class:`~hamnets.hnn.HamiltonianNN`) or ``f`` the
+output of a tanh :class:`~hamnets.hnn.MLPField`, are computed by ``_mlp_loss.c`` chunk by
+chunk over the batch (128 rows), every chunk's activations and reverse pass held in L2 and
+the weight gradients summed chunk after chunk. The products go to the MKL ``sgemm`` torch is
+linked with; the elementwise work, ``tanh`` (the C stacks' float ``tanh``, within 2 ulp) and
+the skinny products with the input and output layers are loops in C. The result equals the
+autograd path to float32 rounding (``tests/test_hnn_fused_loss.py``: loss and every gradient
+within 1e-6 relative), not bit for bit: it sums in another order.
+
+On the 2-core Intel Xeon of ``docs/results.md`` a step of the spring experiment's HNN (750
+pairs, 200-200 tanh MLP) takes about 4.5 ms against 9.5 ms through the hand-written autograd
+nodes (:mod:`hamnets.hnn._tanh_gradient`), whose ``(batch, 200)`` intermediates do not stay in
+cache; the baseline's about 2.6 against 4.4 ms.
+
+:func:`regression_loss` returns None wherever it does not apply (another network, CUDA,
+float64, no C compiler, a torch without MKL, gradients off, ``model.use_c = False``); the
+caller then computes the loss through the model's forward.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import _cbuild
+
+_SOURCE = Path(__file__).with_name("_mlp_loss.c")
+_INCLUDE = (Path(__file__).parent.parent / "hdnn",)  # _blocks.h: tanh, CLONES, subnormals
+CHUNK_ROWS = 128  # rows of the batch per chunk (fixed: the sums' order is part of the result)
+
+
+def _sgemm() -> int | None:
+    """The address of the BLAS ``sgemm_`` in torch's CPU library (MKL), or None."""
+    if not torch.backends.mkl.is_available():
+        return None
+    lib = Path(torch.__file__).parent / "lib"
+    names = ["libtorch_cpu.so", "libtorch_cpu.dylib"]
+    for name in names:
+        if (lib / name).exists():
+            try:
+                fn = ctypes.CDLL(str(lib / name)).sgemm_
+            except (OSError, AttributeError):
+                return None
+            return ctypes.cast(fn, ctypes.c_void_p).value
+    return None
+
+
+@functools.cache
+def library() -> tuple[ctypes.CDLL, int] | None:
+    """The loaded kernel and the ``sgemm`` it calls, or None where either is missing."""
+    if not _cbuild.posix():
+        return None
+    gemm = _sgemm()
+    if gemm is None:
+        return None
+    try:
+        lib = _cbuild.load(_SOURCE, include=_INCLUDE)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ptr, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+    lib.mlp_loss.argtypes = [ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, *[ptr] * 4]
+    lib.mlp_loss.argtypes += [ptr, ptr, i64, i32, ctypes.c_float]
+    lib.mlp_loss.restype = ctypes.c_double
+    return lib, gemm
+
+
+def _pointers(tensors) -> ctypes.Array:
+    return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
+
+
+class _RegressionLoss(torch.autograd.Function):
+    """``(x, y, J, hamiltonian, *params) -> mean |f(x) - y|^2``; the gradients are computed
+    in the forward (one pass) and scaled by the incoming gradient in the backward."""
+
+    @staticmethod
+    def forward(ctx, x, y, J, hamiltonian, n_hidden, *params):  # noqa: D102
+        lib, gemm = library()
+        weights, biases = params[0 : 2 * n_hidden : 2], params[1 : 2 * n_hidden : 2]
+        out = params[2 * n_hidden :]  # (w,) or (W_o, b_o)
+        flat = torch.zeros(sum(p.numel() for p in params))  # every gradient, one buffer
+        grads = [
+            g.view_as(p)
+            for g, p in zip(flat.split([p.numel() for p in params]), params, strict=True)
+        ]
+        g_w, g_b = grads[0 : 2 * n_hidden : 2], grads[1 : 2 * n_hidden : 2]
+        g_out = grads[2 * n_hidden :]
+        width = (ctypes.c_int * (n_hidden + 1))(x.shape[1], *[w.shape[0] for w in weights])
+        rows, dout = y.shape
+        sse = lib.mlp_loss(
+            gemm, n_hidden, width, _pointers(weights), _pointers(biases), out[0].data_ptr(),
+            out[1].data_ptr() if len(out) > 1 else None, J.data_ptr() if hamiltonian else None,
+            dout, int(hamiltonian), _pointers(g_w), _pointers(g_b), g_out[0].data_ptr(),
+            g_out[1].data_ptr() if len(out) > 1 else None, x.data_ptr(), y.data_ptr(), rows,
+            CHUNK_ROWS, 2.0 / (rows * dout),
+        )  # fmt: skip
+        if sse < 0:
+            raise MemoryError("the C loss kernel could not allocate its chunk buffers")
+        ctx.grads = grads
+        return x.new_tensor(sse / (rows * dout))
+
+    @staticmethod
+    def backward(ctx, grad_loss):  # noqa: D102
+        grads = torch._foreach_mul(ctx.grads, grad_loss)  # (ctx keeps its own: retain_graph)
+        return (None, None, None, None, None, *grads)
+
+
+def _tanh_linears(model: nn.Module) -> tuple[bool, list[nn.Linear]] | None:
+    """``(hamiltonian, linears)`` of a model the kernel computes, else None."""
+    from ._baseline import MLPField
+    from ._hamiltonian import HamiltonianNN
+    from ._mlp import EnergyMLP
+
+    if type(model) is HamiltonianNN and type(model.energy) is EnergyMLP:
+        linears = model.energy.tanh_linears()
+        return None if linears is None else (True, linears)
+    if type(model) is MLPField:
+        linears = model.net.tanh_linears()
+        return None if linears is None else (False, linears)
+    return None
+
+
+def regression_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """``mean |model(x) - y|^2`` (a scalar) through the C kernel, or None where it does not
+    apply (then compute it through ``model(x)``).
+
+    Args:
+        model: a :class:`HamiltonianNN` of a tanh :class:`EnergyMLP`, or a tanh
+            :class:`MLPField`, on CPU in float32 (``use_c`` not False).
+        x: states ``(batch, dim)``; y: target derivatives ``(batch, dim)``, neither
+            requiring gradients.
+    """
+    if not getattr(model, "use_c", True) or not torch.is_grad_enabled():
+        return None
+    found = _tanh_linears(model)
+    if found is None:
+        return None
+    hamiltonian, linears = found
+    hidden, last = linears[:-1], linears[-1]
+    if any(m.bias is None for m in hidden) or (last.bias is None) != hamiltonian:
+        return None
+    if linears[0].in_features != x.shape[-1] or (
+        not hamiltonian and last.out_features != x.shape[-1]
+    ):
+        return None  # (the model's forward says what is wrong)
+    if hamiltonian:
+        params = [t for m in hidden for t in (m.weight, m.bias)] + [last.weight]
+        J = model.J
+    else:
+        params = [t for m in linears for t in (m.weight, m.bias)]
+        J = None
+    tensors = [x, y, *params] + ([J] if J is not None else [])
+    if not (
+        x.ndim == 2
+        and x.shape == y.shape
+        and x.shape[0] > 0
+        and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+        and all(t.is_contiguous() for t in tensors)
+        and not (x.requires_grad or y.requires_grad)
+        and library() is not None
+    ):
+        return None
+    return _RegressionLoss.apply(x, y, J, hamiltonian, len(hidden), *params)
+
+
+def main() -> int:
+    """Build the kernel, or say why not (``make install`` calls it): 0 built, 1 not."""
+    try:
+        print(_cbuild.build(_SOURCE, include=_INCLUDE))
+    except (OSError, subprocess.SubprocessError) as err:
+        print(f"the HNN loss kernel cannot be built here ({err}): autograd runs", file=sys.stderr)
+        return 1
+    return 0
