@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField
-from hamnets.hnn import _fused_loss
+from hamnets.hnn import EnergyMLP, HamiltonianNN, MLPField, _fused_loss
 from hamnets.training.hnn._config import HNNConfig
 from hamnets.training.hnn._stages import DerivativeRegression
 

@@ -76,6 +76,8 @@ typedef struct {
     int L;                 /* hidden layers */
     const int *width;      /* L + 1 widths: width[0] = input dim, width[l] of layer l */
     const float *const *W; /* W[l - 1]: (width[l], width[l - 1]) row-major */
+    float **WT;            /* WT[l - 1] = W[l - 1]^T contiguous, l >= 2 (a plain product
+                            * reads it faster than a transposed one) */
     const float *const *b; /* b[l - 1]: (width[l],) */
     const float *Wo;       /* energy: w (width[L],); MLP: W_o (dout, width[L]) */
     const float *bo;       /* MLP: b_o (dout,); energy: unused */
@@ -145,7 +147,7 @@ CLONES static double chunk(sgemm_t gemm, const net_t *n, const float *x, const f
             const int nl = n->width[l], np = n->width[l - 1];
             float *e = BLK(E, l - 1), *dp = BLK(D, l - 1);
             const float *ap = BLK(A, l - 1);
-            mm(gemm, 'T', 'N', np, c, nl, n->W[l - 1], np, BLK(D, l), c, 0.0f, e, c);
+            mm(gemm, 'N', 'N', np, c, nl, n->WT[l - 1], nl, BLK(D, l), c, 0.0f, e, c);
             for (int64_t k = 0; k < (int64_t)np * c; k++) dp[k] = e[k] * (1.0f - ap[k] * ap[k]);
         }
         memset(g, 0, sizeof(float) * d * c);
@@ -276,7 +278,7 @@ CLONES static double chunk(sgemm_t gemm, const net_t *n, const float *x, const f
         const float *ap = BLK(A, l - 1);
         mm(gemm, 'N', 'T', nl, np, c, zbar, c, ap, c, 1.0f, n->gW[l - 1], np);
         float *below = zbar == T0 ? T1 : T0;
-        mm(gemm, 'T', 'N', np, c, nl, n->W[l - 1], np, zbar, c, 0.0f, below, c);
+        mm(gemm, 'N', 'N', np, c, nl, n->WT[l - 1], nl, zbar, c, 0.0f, below, c);
         const float *u = BLK(U, l - 1);
         for (int64_t k = 0; k < (int64_t)np * c; k++) {
             const float s = 1.0f - ap[k] * ap[k];
@@ -302,13 +304,28 @@ double mlp_loss(sgemm_t gemm, int L, const int *width, const float *const *W,
                 const float *const *b, const float *Wo, const float *bo, const float *J,
                 int dout, int hamiltonian, float **gW, float **gb, float *gWo, float *gbo,
                 const float *x, const float *y, int64_t rows, int chunk_rows, float scale) {
-    net_t n = {L, width, W, b, Wo, bo, J, dout, hamiltonian, gW, gb, gWo, gbo};
     int nmax = 0;
     for (int l = 1; l <= L; l++) nmax = width[l] > nmax ? width[l] : nmax;
     const int c = chunk_rows;
-    const int64_t floats = (int64_t)(2 * width[0] + dout) * c + (int64_t)(4 * L + 2) * nmax * c;
+    int64_t floats = (int64_t)(2 * width[0] + dout) * c + (int64_t)(4 * L + 2) * nmax * c;
+    const int64_t chunk_floats = floats;
+    for (int l = 2; l <= L; l++) floats += (int64_t)width[l] * width[l - 1];
     float *ws = aligned_alloc(64, ((sizeof(float) * floats + 63) / 64) * 64);
-    if (ws == NULL) return -1.0;
+    float **WT = calloc(L, sizeof(float *));
+    if (ws == NULL || WT == NULL) {
+        free(ws);
+        free(WT);
+        return -1.0;
+    }
+    float *t = ws + chunk_floats;
+    for (int l = 2; l <= L; l++) {
+        const int nl = width[l], np = width[l - 1];
+        WT[l - 1] = t;
+        for (int j = 0; j < nl; j++)
+            for (int i = 0; i < np; i++) t[(int64_t)i * nl + j] = W[l - 1][(int64_t)j * np + i];
+        t += (int64_t)nl * np;
+    }
+    net_t n = {L, width, W, WT, b, Wo, bo, J, dout, hamiltonian, gW, gb, gWo, gbo};
     FLUSH_SUBNORMALS;
     double loss = 0.0;
     for (int64_t r0 = 0; r0 < rows; r0 += c) {
@@ -317,5 +334,6 @@ double mlp_loss(sgemm_t gemm, int L, const int *width, const float *const *W,
     }
     RESTORE_SUBNORMALS;
     free(ws);
+    free(WT);
     return loss;
 }
