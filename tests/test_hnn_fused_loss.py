@@ -63,6 +63,20 @@ def test_loss_and_gradients_equal_autograd_to_float32_rounding(kind, dim, hidden
 
 
 @needs_c
+@pytest.mark.parametrize("kind", ["hnn", "mlp"])
+def test_gradients_without_autograd_are_the_nodes(kind):
+    model = _model(kind, 2, (40, 30))
+    x, y = torch.randn(300, 2), torch.randn(300, 2)
+    loss = _fused_loss.regression_loss(model, x, y)
+    want = torch.autograd.grad(loss, list(model.parameters()))
+    got_loss, pairs = _fused_loss.regression_gradients(model, x, y)
+    assert not got_loss.requires_grad and got_loss.item() == loss.item()
+    assert [p for p, _ in pairs] == list(model.parameters())
+    for (_, g), w in zip(pairs, want, strict=True):
+        assert torch.equal(g, w)  # the same C call: the same bits
+
+
+@needs_c
 def test_the_node_scales_by_the_incoming_gradient_and_allows_a_retained_graph():
     model = _model("hnn", 2, (32, 32))
     x, y = torch.randn(200, 2), torch.randn(200, 2)
@@ -75,10 +89,8 @@ def test_the_node_scales_by_the_incoming_gradient_and_allows_a_retained_graph():
 @needs_c
 def test_a_training_stage_steps_through_the_kernel_like_autograd(monkeypatch):
     calls = []
-    real = _fused_loss._RegressionLoss.apply
-    monkeypatch.setattr(
-        _fused_loss._RegressionLoss, "apply", lambda *a: calls.append(1) or real(*a)
-    )
+    real = _fused_loss._compute
+    monkeypatch.setattr(_fused_loss, "_compute", lambda *a: calls.append(1) or real(*a))
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(300, 2, generator=gen)
     y = torch.stack([x[:, 1], -x[:, 0]], 1)  # a spring's field
@@ -117,6 +129,7 @@ def test_without_the_kernel_the_stage_trains_through_autograd(monkeypatch):
     model = _model("mlp", 2, (16,))
     x, y = torch.randn(50, 2), torch.randn(50, 2)
     assert _fused_loss.regression_loss(model, x, y) is None
+    assert _fused_loss.regression_gradients(model, x, y) is None
     config = HNNConfig(system="spring", steps=2)
     stage = DerivativeRegression(model, x, y, config, torch.Generator(), label="baseline")
     assert stage.step(0)["loss"] > 0

@@ -77,35 +77,39 @@ def _pointers(tensors) -> ctypes.Array:
     return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
 
 
+def _compute(x, y, J, hamiltonian: bool, n_hidden: int, params) -> tuple[torch.Tensor, list]:
+    """One C call: the loss (a scalar) and the gradients of ``params`` (new tensors, views of
+    one buffer)."""
+    lib, gemm = library()
+    weights, biases = params[0 : 2 * n_hidden : 2], params[1 : 2 * n_hidden : 2]
+    out = params[2 * n_hidden :]  # (w,) or (W_o, b_o)
+    flat = torch.zeros(sum(p.numel() for p in params))  # every gradient, one buffer
+    sizes = [p.numel() for p in params]
+    grads = [g.view_as(p) for g, p in zip(flat.split(sizes), params, strict=True)]
+    g_w, g_b = grads[0 : 2 * n_hidden : 2], grads[1 : 2 * n_hidden : 2]
+    g_out = grads[2 * n_hidden :]
+    width = (ctypes.c_int * (n_hidden + 1))(x.shape[1], *[w.shape[0] for w in weights])
+    rows, dout = y.shape
+    sse = lib.mlp_loss(
+        gemm, n_hidden, width, _pointers(weights), _pointers(biases), out[0].data_ptr(),
+        out[1].data_ptr() if len(out) > 1 else None, J.data_ptr() if hamiltonian else None,
+        dout, int(hamiltonian), _pointers(g_w), _pointers(g_b), g_out[0].data_ptr(),
+        g_out[1].data_ptr() if len(out) > 1 else None, x.data_ptr(), y.data_ptr(), rows,
+        CHUNK_ROWS, 2.0 / (rows * dout),
+    )  # fmt: skip
+    if sse < 0:
+        raise MemoryError("the C loss kernel could not allocate its chunk buffers")
+    return torch.scalar_tensor(sse / (rows * dout)), grads
+
+
 class _RegressionLoss(torch.autograd.Function):
-    """``(x, y, J, hamiltonian, *params) -> mean |f(x) - y|^2``; the gradients are computed
-    in the forward (one pass) and scaled by the incoming gradient in the backward."""
+    """``(x, y, J, hamiltonian, n_hidden, *params) -> mean |f(x) - y|^2``; the gradients are
+    computed in the forward (one pass) and scaled by the incoming gradient in the backward."""
 
     @staticmethod
     def forward(ctx, x, y, J, hamiltonian, n_hidden, *params):  # noqa: D102
-        lib, gemm = library()
-        weights, biases = params[0 : 2 * n_hidden : 2], params[1 : 2 * n_hidden : 2]
-        out = params[2 * n_hidden :]  # (w,) or (W_o, b_o)
-        flat = torch.zeros(sum(p.numel() for p in params))  # every gradient, one buffer
-        grads = [
-            g.view_as(p)
-            for g, p in zip(flat.split([p.numel() for p in params]), params, strict=True)
-        ]
-        g_w, g_b = grads[0 : 2 * n_hidden : 2], grads[1 : 2 * n_hidden : 2]
-        g_out = grads[2 * n_hidden :]
-        width = (ctypes.c_int * (n_hidden + 1))(x.shape[1], *[w.shape[0] for w in weights])
-        rows, dout = y.shape
-        sse = lib.mlp_loss(
-            gemm, n_hidden, width, _pointers(weights), _pointers(biases), out[0].data_ptr(),
-            out[1].data_ptr() if len(out) > 1 else None, J.data_ptr() if hamiltonian else None,
-            dout, int(hamiltonian), _pointers(g_w), _pointers(g_b), g_out[0].data_ptr(),
-            g_out[1].data_ptr() if len(out) > 1 else None, x.data_ptr(), y.data_ptr(), rows,
-            CHUNK_ROWS, 2.0 / (rows * dout),
-        )  # fmt: skip
-        if sse < 0:
-            raise MemoryError("the C loss kernel could not allocate its chunk buffers")
-        ctx.grads = grads
-        return x.new_tensor(sse / (rows * dout))
+        loss, ctx.grads = _compute(x, y, J, hamiltonian, n_hidden, params)
+        return loss
 
     @staticmethod
     def backward(ctx, grad_loss):  # noqa: D102
@@ -128,16 +132,9 @@ def _tanh_linears(model: nn.Module) -> tuple[bool, list[nn.Linear]] | None:
     return None
 
 
-def regression_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-    """``mean |model(x) - y|^2`` (a scalar) through the C kernel, or None where it does not
-    apply (then compute it through ``model(x)``).
-
-    Args:
-        model: a :class:`HamiltonianNN` of a tanh :class:`EnergyMLP`, or a tanh
-            :class:`MLPField`, on CPU in float32 (``use_c`` not False).
-        x: states ``(batch, dim)``; y: target derivatives ``(batch, dim)``, neither
-            requiring gradients.
-    """
+def _prepare(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple | None:
+    """``(J, hamiltonian, n_hidden, params)`` for the kernel, or None where it does not
+    apply."""
     if not getattr(model, "use_c", True) or not torch.is_grad_enabled():
         return None
     found = _tanh_linears(model)
@@ -168,7 +165,39 @@ def regression_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch
         and library() is not None
     ):
         return None
-    return _RegressionLoss.apply(x, y, J, hamiltonian, len(hidden), *params)
+    return J, hamiltonian, len(hidden), params
+
+
+def regression_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """``mean |model(x) - y|^2`` (a scalar) through the C kernel, as one autograd node, or
+    None where it does not apply (then compute it through ``model(x)``).
+
+    Args:
+        model: a :class:`HamiltonianNN` of a tanh :class:`EnergyMLP`, or a tanh
+            :class:`MLPField`, on CPU in float32 (``use_c`` not False).
+        x: states ``(batch, dim)``; y: target derivatives ``(batch, dim)``, neither
+            requiring gradients.
+    """
+    prepared = _prepare(model, x, y)
+    if prepared is None:
+        return None
+    J, hamiltonian, n_hidden, params = prepared
+    return _RegressionLoss.apply(x, y, J, hamiltonian, n_hidden, *params)
+
+
+def regression_gradients(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, list[tuple[nn.Parameter, torch.Tensor]]] | None:
+    """The same loss (detached) and ``[(parameter, gradient), ...]`` without autograd (a
+    training step sets ``.grad`` itself: no graph, no backward pass), or None where the
+    kernel does not apply. Arguments as for :func:`regression_loss`."""
+    prepared = _prepare(model, x, y)
+    if prepared is None:
+        return None
+    J, hamiltonian, n_hidden, params = prepared
+    with torch.no_grad():
+        loss, grads = _compute(x, y, J, hamiltonian, n_hidden, params)
+    return loss, list(zip(params, grads, strict=True))
 
 
 def main() -> int:

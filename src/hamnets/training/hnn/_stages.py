@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ...hnn._fused_loss import regression_loss
+from ...hnn._fused_loss import regression_gradients
 from ...integrate import Solver, build_solver, odeint
 from .._adam import adam
 from .._parallel import Parallel
@@ -139,14 +139,19 @@ class DerivativeRegression(_Steps):
         cosine = 0.5 * (1 + math.cos(math.pi * index / max(1, config.steps - 1)))
         for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * (frac + (1 - frac) * cosine)
-        # one C call for a tanh HNN or MLP baseline on CPU (hamnets.hnn._fused_loss)
-        loss = None if parallel.active else regression_loss(self.model, xb, yb)
-        if loss is None:
-            loss = (self.net(xb) - yb).pow(2).mean()
-        if parallel.active:  # the shard's share of the global mean (see the class docstring)
-            loss = loss * (xb.shape[0] * parallel.world_size / bs)
+        # a tanh HNN or MLP baseline on CPU: loss and gradients in one C call, no autograd
+        # graph (hamnets.hnn._fused_loss)
+        fused = None if parallel.active else regression_gradients(self.model, xb, yb)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if fused is not None:
+            loss, grads = fused
+            for param, grad in grads:
+                param.grad = grad
+        else:
+            loss = (self.net(xb) - yb).pow(2).mean()
+            if parallel.active:  # the shard's share of the global mean (see the class text)
+                loss = loss * (xb.shape[0] * parallel.world_size / bs)
+            loss.backward()
         self.opt.step()
         self.last = float(loss.detach())
         return {"loss": self.last}
