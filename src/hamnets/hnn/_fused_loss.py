@@ -15,7 +15,9 @@ pairs, 200-200 tanh MLP) takes about 4.5 ms against 9.5 ms through the hand-writ
 nodes (:mod:`hamnets.hnn._tanh_gradient`), whose ``(batch, 200)`` intermediates do not stay in
 cache; the baseline's about 2.6 against 4.4 ms.
 
-:func:`regression_loss` returns None wherever it does not apply (another network, CUDA,
+:func:`regression_gradients` (what ``hamnets hnn``'s derivative-regression stage calls: the
+gradients set as ``.grad`` directly, no autograd graph) and :func:`regression_loss` (the same
+as one autograd node) return None wherever the kernel does not apply (another network, CUDA,
 float64, no C compiler, a torch without MKL, gradients off, ``model.use_c = False``); the
 caller then computes the loss through the model's forward.
 """
@@ -42,15 +44,11 @@ def _sgemm() -> int | None:
     """The address of the BLAS ``sgemm_`` in torch's CPU library (MKL), or None."""
     if not torch.backends.mkl.is_available():
         return None
-    lib = Path(torch.__file__).parent / "lib"
-    names = ["libtorch_cpu.so", "libtorch_cpu.dylib"]
-    for name in names:
-        if (lib / name).exists():
-            try:
-                fn = ctypes.CDLL(str(lib / name)).sgemm_
-            except (OSError, AttributeError):
-                return None
-            return ctypes.cast(fn, ctypes.c_void_p).value
+    for path in (Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"):
+        try:
+            return ctypes.cast(ctypes.CDLL(str(path)).sgemm_, ctypes.c_void_p).value
+        except (OSError, AttributeError):  # (not a loadable library, or no sgemm_ in it)
+            continue
     return None
 
 
