@@ -21,6 +21,13 @@ repeat, their order rotating from repeat to repeat; medians over ``--repeats`` a
 ratio is reference / hamnets of the medians (with the range of the per-repeat ratios). The load
 average is stored beside each run: on a shared machine, compare ratios, not seconds.
 
+Against the machine: before each repeat this script measures one thread's float32
+matrix-product rate (``speed.gemm_gflops``, a 512 x 512 product), and prints the fraction of
+the compute bound, the training's matrix-product FLOPs (:func:`spring_flops`: the HNN's six
+``(750, 200) x (200, 200)`` products per step and the baseline's three, with the skinny ones
+of the 2-wide layers; about 1.09 TFLOP for the 4000 steps) at that rate over each contestant's
+median CPU seconds (imports, data, rollouts and plots are outside the bound).
+
 Usage (from the repository root, after ``make install``; about 65 s a repeat)::
 
     .venv/bin/python benchmarks/hnn_speed.py --reference-dir /tmp/greydanus --repeats 3
@@ -120,6 +127,26 @@ def hamnets_run(src: Path | None, env: dict[str, str]) -> dict:
     return rec
 
 
+def spring_flops(steps: int = 2000, rows: int = 750, width: int = 200, dim: int = 2) -> int:
+    """The matrix-product FLOPs of the spring run's two trainings (``steps`` Adam steps each
+    of a ``dim``-``width``-``width`` tanh network at ``rows`` pairs): per step the HNN's six
+    ``width x width`` products (two for ``grad H``, four for its parameter gradient) and the
+    baseline's three, and five ``dim``-wide ones each."""
+    wide, skinny = 2 * rows * width * width, 2 * rows * width * dim
+    return steps * ((6 + 3) * wide + (5 + 5) * skinny)
+
+
+def _gemm_rate() -> float:
+    """One thread's float32 matrix-product rate, GFLOP/s (``speed.gemm_gflops``)."""
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    from speed import gemm_gflops
+
+    torch.set_num_threads(1)
+    return gemm_gflops(repeats=5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -157,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
 
     names = list(contestants)
     runs: dict[str, list[dict]] = {n: [] for n in names}
+    rates = []
     for r in range(args.repeats):
+        rates.append(_gemm_rate())
         order = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
         for name in order:
             rec = contestants[name]()
@@ -188,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
             summary[name]["ratio_reference_over_this"] = ref_median / summary[name]["median_cpu_s"]
             summary[name]["per_repeat_ratio_min_max"] = [min(paired), max(paired)]
 
+    rate = statistics.median(rates)
+    bound_s = spring_flops() / (rate * 1e9)
+    for name in names:
+        if name != "reference":  # (the reference's products are the same, in autograd)
+            summary[name]["fraction_of_compute_bound"] = bound_s / summary[name]["median_cpu_s"]
+
     print(f"\nmedians over {args.repeats} repeats (process CPU seconds, user + system):")
     for name in names:
         s = summary[name]
@@ -197,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             lo, hi = s["per_repeat_ratio_min_max"]
             line += f"  reference / this = {s['ratio_reference_over_this']:.2f}x"
             line += f" (per repeat {lo:.2f}-{hi:.2f})"
+        if "fraction_of_compute_bound" in s:
+            line += f"; {100 * s['fraction_of_compute_bound']:.0f}% of the compute bound"
         print(line)
+    print(
+        f"compute bound: {spring_flops() / 1e12:.3f} TFLOP of products at {rate:.0f} GFLOP/s "
+        f"(one thread, median of {len(rates)}) = {bound_s:.1f} s"
+    )
 
     result = {
         "what": "process CPU seconds (user + system) of the spring experiment at the paper's "
@@ -213,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
         },
         "summary": summary,
+        "gemm_gflops": rates,
+        "training_product_flops": spring_flops(),
+        "compute_bound_s": bound_s,
         "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
