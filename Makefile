@@ -30,10 +30,11 @@ PRECOMPILE := $(BIN)/python -c "import importlib, sys; sys.dont_write_bytecode =
 # for torch._dynamo, 7.9 s for the rest; otherwise on first use), into ~/.cache/hamnets/kernels;
 # without a C compiler the torch path runs.
 CSTACK := $(BIN)/python -c "import sys, hamnets.hdnn._cstack as c; sys.exit(c.main())" || true
-# The HNN loss kernel (hamnets/hnn/_mlp_loss.c, about 5 s) after the other import, so that
-# neither branch grows past the first.
-HNNLOSS := $(BIN)/python -c "import sys, hamnets.hnn._fused_loss as c; sys.exit(c.main())" \
-	|| true
+# The HNN loss kernel (hamnets/hnn/_mlp_loss.c, about 5 s) and Adam's update
+# (hamnets/training/_adam.c, about 2 s) after the other import, in one process, so that neither
+# branch grows much past the other.
+HNNLOSS := $(BIN)/python -c "import sys, hamnets.hnn._fused_loss as a, \
+	hamnets.training._adam_kernel as b; sys.exit(a.main() | b.main())" || true
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip "setuptools>=68" \
 		wheel 2>/dev/null || ($(BIN)/python -m ensurepip --upgrade --default-pip >/dev/null \

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hamnets.training._adam import FusedAdam, adam, fused_adam_supported
+from hamnets.training._adam_kernel import kernel
 
 pytestmark = pytest.mark.skipif(
     not fused_adam_supported([torch.zeros(1)]), reason="no fused CPU Adam in this torch"
@@ -208,3 +209,94 @@ def test_the_derivative_stage_steps_with_fusedadam_and_a_port_models_two_rates()
         saved = _roundtrip(stage.state_dict())
         assert float(saved["optimizer"]["state"][0]["step"]) == 3
     assert stage.base_lrs == [1e-3, 1e-2]
+
+
+needs_c = pytest.mark.skipif(
+    kernel() is None, reason="no C compiler, or a torch kernel _adam.c does not reproduce"
+)
+
+
+def _random_run(use_c: bool, steps: int = 40) -> tuple[list[torch.Tensor], FusedAdam]:
+    """Sizes around torch's 16-lane vectors and 8-wide tail (1 to 40, 200, 1003 elements),
+    gradients over twelve decades, two groups (beta1 on both sides of 0.5, decay on and
+    off), a schedule; the same draws whatever ``use_c``."""
+    g = torch.Generator().manual_seed(7)
+    shapes = [(n,) for n in range(1, 41)] + [(200,), (17, 59), (200, 2)]
+    params = [torch.randn(s, generator=g).requires_grad_(True) for s in shapes]
+    half = len(params) // 2
+    other = {"params": params[half:], "betas": (0.3, 0.99), "weight_decay": 0.0}
+    opt = FusedAdam([{"params": params[:half]}, other], lr=1e-3, weight_decay=1e-4)
+    opt.use_c = use_c
+    for step in range(steps):
+        for p in params:
+            scale = 10.0 ** float(torch.randint(-9, 3, (), generator=g))
+            p.grad = torch.randn(p.shape, generator=g) * scale
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * (1 + step % 5)
+        opt.step()
+    return params, opt
+
+
+@needs_c
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_c_update_is_torchs_kernel_bit_for_bit(threads):
+    """Parameters, moments and step counters after 40 steps, against torch's kernel on the
+    same draws, whatever the number of threads (torch's ranges split differently)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ours, opt = _random_run(use_c=True)
+        theirs, opt_torch = _random_run(use_c=False)
+    finally:
+        torch.set_num_threads(before)
+    assert len(opt._c_groups) == 2 and not opt_torch._c_groups  # each took its own path
+    _equal(ours, theirs)
+    for p, q in zip(ours, theirs, strict=True):
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(opt.state[p][key], opt_torch.state[q][key])
+
+
+@pytest.mark.slow
+@needs_c
+def test_the_c_update_is_torchs_avx2_kernel_bit_for_bit():
+    """The same against torch's AVX2 kernel (its vectors are 8 wide), in a process that
+    asks torch for it."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import torch, test_adam as t\n"
+        "assert torch.backends.cpu.get_cpu_capability() == 'AVX2'\n"
+        "ours, opt = t._random_run(True)\n"
+        "theirs, _ = t._random_run(False)\n"
+        "assert opt._c_groups\n"
+        "t._equal(ours, theirs)\n"
+    )
+    env = dict(os.environ, ATEN_CPU_CAPABILITY="avx2", PYTHONPATH=os.path.dirname(__file__))
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+
+
+@needs_c
+def test_the_c_update_falls_back_and_rebuilds_where_it_must():
+    params = _params(6)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt = FusedAdam(params, lr=0.01)
+    opt.step()
+    (group,) = opt._c_groups.values()
+    params[0].data = params[0].data.clone()  # another storage: this group is not it any more
+    assert not group.step(opt.param_groups[0])
+    opt.step()
+    assert opt._c_groups[0] is not group
+    params[1].grad = None  # a parameter without a gradient: torch's kernel, the others move
+    opt.step()
+    assert float(opt.state[params[1]]["step"]) == 2 and float(opt.state[params[0]]["step"]) == 3
+    opt.load_state_dict(opt.state_dict())
+    assert not opt._c_groups  # (the state is new tensors)
+    wide = [p.detach().double().requires_grad_(True) for p in _params(6)]
+    for p in wide:
+        p.grad = torch.ones_like(p)
+    opt64 = FusedAdam(wide, lr=0.01)
+    opt64.step()
+    assert not opt64._c_groups  # float64: torch's kernel

@@ -89,8 +89,8 @@ def test_the_node_scales_by_the_incoming_gradient_and_allows_a_retained_graph():
 @needs_c
 def test_a_training_stage_steps_through_the_kernel_like_autograd(monkeypatch):
     calls = []
-    real = _fused_loss._compute
-    monkeypatch.setattr(_fused_loss, "_compute", lambda *a: calls.append(1) or real(*a))
+    real = _fused_loss._Call.run
+    monkeypatch.setattr(_fused_loss._Call, "run", lambda *a: calls.append(1) or real(*a))
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(300, 2, generator=gen)
     y = torch.stack([x[:, 1], -x[:, 0]], 1)  # a spring's field
@@ -133,3 +133,42 @@ def test_without_the_kernel_the_stage_trains_through_autograd(monkeypatch):
     config = HNNConfig(system="spring", steps=2)
     stage = DerivativeRegression(model, x, y, config, torch.Generator(), label="baseline")
     assert stage.step(0)["loss"] > 0
+
+
+@needs_c
+@pytest.mark.parametrize("kind", ["hnn", "mlp"])
+def test_the_bound_kernel_is_regression_gradients_bit_for_bit(kind):
+    """:class:`RegressionKernel` (the stage's) gives the same loss and gradients, in one
+    buffer reused step after step and set as every parameter's ``.grad``."""
+    model = _model(kind, 2, (40, 30))
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.randn(300, 2, generator=gen), torch.randn(300, 2, generator=gen)
+    bound = _fused_loss.RegressionKernel.build(model, x, y)
+    assert bound is not None
+    first = None
+    for rows in (300, 17):  # a batch of another size goes through it too
+        loss, pairs = _fused_loss.regression_gradients(model, x[:rows], y[:rows])
+        got = bound(x[:rows], y[:rows])
+        assert got == float(loss)
+        grads = [p.grad for p in model.parameters()]
+        assert all(torch.equal(g, want) for g, (_, want) in zip(grads, pairs, strict=True))
+        first = grads if first is None else first
+        assert all(a is b for a, b in zip(first, grads, strict=True))
+
+
+@needs_c
+def test_the_bound_kernel_declines_what_it_was_not_built_for():
+    model = _model("hnn", 2, (16,))
+    x, y = torch.randn(20, 2), torch.randn(20, 2)
+    bound = _fused_loss.RegressionKernel.build(model, x, y)
+    assert bound(x.double(), y.double()) is None
+    assert bound(torch.randn(20, 3), torch.randn(20, 3)) is None
+    assert bound(x.t().contiguous().t(), y) is None  # (not contiguous)
+    model.use_c = False
+    assert bound(x, y) is None
+    model.use_c = True
+    assert bound(x, y) is not None
+    first = next(model.parameters())
+    first.data = first.data.clone()  # another storage: the kernel would read the old one
+    assert bound(x, y) is None
+    assert _fused_loss.RegressionKernel.build(model.double(), x.double(), y.double()) is None

@@ -8,6 +8,13 @@ and counter of a group in one call::
     g = grad + wd * theta,   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
     theta <- theta - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
 
+On a CPU where torch's kernel is its AVX-512 or AVX2 one, a group of float32 CPU tensors is
+updated by ``_adam.c`` instead (:mod:`hamnets.training._adam_kernel`): one C call that raises
+the step counters and updates everything, bit for bit what ``torch._fused_adam_`` computes.
+On the spring experiment's HNN (200-200, 41k parameters) a step takes about 0.23 ms against
+0.34 ms through torch, one thread, each right after the C training step (which leaves the
+moments out of cache). ``use_c = False`` keeps torch's kernel.
+
 Why not ``torch.optim.Adam`` itself: on a small network the optimiser's Python wrapping costs
 more than its kernel (about 0.3 ms a step against 0.1 ms for the spring's 200-200 MLPs, one
 CPU thread), and building any ``torch.optim`` optimiser imports ``torch._dynamo`` (about a CPU
@@ -24,6 +31,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
+
+from ._adam_kernel import CGroup
 
 __all__ = ["FusedAdam", "adam", "fused_adam_supported"]
 
@@ -75,6 +84,8 @@ class FusedAdam:
             steps (a learning-rate schedule writes ``group["lr"]``).
         state: per parameter, ``step`` (a float32 scalar tensor), ``exp_avg`` and
             ``exp_avg_sq`` (the parameter's shape), made at its first step with a gradient.
+        use_c: whether float32 CPU groups may go through ``_adam.c`` (default True; the
+            same bits either way).
     """
 
     def __init__(
@@ -114,6 +125,8 @@ class FusedAdam:
         for group in self.param_groups:
             _check_plain(group)
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+        self.use_c = True
+        self._c_groups: dict[int, CGroup] = {}  # by group index; dropped with the state
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every gradient (``set_to_none``, the default) or zero them in place."""
@@ -129,7 +142,10 @@ class FusedAdam:
     @torch.no_grad()
     def step(self) -> None:
         """One Adam step of every parameter that has a gradient."""
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
+            fast = self._c_groups.get(index) if self.use_c else None
+            if fast is not None and fast.step(group):
+                continue
             params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
             for p in group["params"]:
                 if p.grad is None:
@@ -150,6 +166,11 @@ class FusedAdam:
                 steps.append(st["step"])
             if not params:
                 continue
+            if self.use_c and len(params) == len(group["params"]):
+                fast = CGroup.build(params, [self.state[p] for p in params])
+                if fast is not None and fast.step(group):
+                    self._c_groups[index] = fast
+                    continue
             beta1, beta2 = group["betas"]
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(
@@ -234,6 +255,7 @@ class FusedAdam:
                     group[key] = tuple(value) if key == "betas" else value
             group["fused"] = True
         self.state = state
+        self._c_groups = {}
 
 
 def _check_plain(group: Mapping[str, Any]) -> None:

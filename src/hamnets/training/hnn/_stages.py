@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ...hnn._fused_loss import regression_gradients
+from ...hnn._fused_loss import RegressionKernel
 from ...integrate import Solver, build_solver, odeint
 from .._adam import adam
 from .._parallel import Parallel
@@ -113,6 +113,9 @@ class DerivativeRegression(_Steps):
                 f"processes; pass a --batch-size of at least {self.parallel.world_size}."
             )
         self.net = self.parallel.wrap(model)  # the module whose forward computes the field
+        # a tanh HNN or MLP baseline on CPU: loss and gradients in one C call, no autograd
+        # graph (hamnets.hnn._fused_loss); None: through the forward and autograd
+        self.kernel = None if self.parallel.active else RegressionKernel.build(model, x, dxdt)
         self.last = float("nan")
 
     def _order(self) -> torch.Tensor:
@@ -139,21 +142,16 @@ class DerivativeRegression(_Steps):
         cosine = 0.5 * (1 + math.cos(math.pi * index / max(1, config.steps - 1)))
         for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * (frac + (1 - frac) * cosine)
-        # a tanh HNN or MLP baseline on CPU: loss and gradients in one C call, no autograd
-        # graph (hamnets.hnn._fused_loss)
-        fused = None if parallel.active else regression_gradients(self.model, xb, yb)
-        self.opt.zero_grad(set_to_none=True)
-        if fused is not None:
-            loss, grads = fused
-            for param, grad in grads:
-                param.grad = grad
-        else:
-            loss = (self.net(xb) - yb).pow(2).mean()
+        loss = None if self.kernel is None else self.kernel(xb, yb)  # (sets every .grad)
+        if loss is None:
+            self.opt.zero_grad(set_to_none=True)
+            mse = (self.net(xb) - yb).pow(2).mean()
             if parallel.active:  # the shard's share of the global mean (see the class text)
-                loss = loss * (xb.shape[0] * parallel.world_size / bs)
-            loss.backward()
+                mse = mse * (xb.shape[0] * parallel.world_size / bs)
+            mse.backward()
+            loss = float(mse.detach())
         self.opt.step()
-        self.last = float(loss.detach())
+        self.last = loss
         return {"loss": self.last}
 
     def end_period(self, totals: Mapping[str, float], done: int) -> dict[str, Any]:
