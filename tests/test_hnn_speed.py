@@ -9,6 +9,7 @@ float64 with gradcheck/gradgradcheck. Timing is in benchmarks/hnn_speed.py, not 
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import torch
@@ -252,3 +253,23 @@ def test_tanh_linears_reads_the_layers_the_nodes_use():
     # an edit after construction is seen: a tanh swapped for another activation
     tanh.net[1] = torch.nn.Softplus()
     assert tanh.tanh_linears() is None
+
+
+def test_set_threads_gives_openblas_as_many_threads_before_numpy_loads(monkeypatch):
+    import gc
+    import sys
+
+    from hamnets.cli._common import set_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delitem(sys.modules, "numpy")  # (as at a command's start)
+    try:
+        set_threads({"threads": 1})
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")  # the user's own setting stays
+        set_threads({"threads": 1})
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
+    finally:
+        torch.set_num_threads(before)
+        gc.unfreeze()

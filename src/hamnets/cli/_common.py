@@ -239,16 +239,23 @@ MALLOC_TRIM_THRESHOLD = 256 * 2**20
 
 def set_threads(flags: Mapping[str, Any]) -> None:
     """The process's CPU settings, once, at the command's start: ``--threads`` torch threads
-    (default 1), :func:`keep_freed_memory`, and the garbage collector's generations emptied
-    into its permanent one (``gc.freeze``): the objects alive now (torch's and the other
-    imported modules', hundreds of thousands) are no longer walked by each collection that a
-    training loop's short-lived objects trigger (about 3% of ``hamnets hnn --system spring``'s
-    CPU time, in ``perf``)."""
+    (default 1), as many for numpy's OpenBLAS (``OPENBLAS_NUM_THREADS``, unless the
+    environment sets it, and only while numpy is not imported yet: with one thread asked for,
+    no pool of OpenBLAS threads is started to spin beside the run), :func:`keep_freed_memory`,
+    and the garbage collector's generations emptied into its permanent one (``gc.freeze``):
+    the objects alive now (torch's and the other imported modules', hundreds of thousands)
+    are no longer walked by each collection that a training loop's short-lived objects
+    trigger (about 3% of ``hamnets hnn --system spring``'s CPU time, in ``perf``)."""
     import gc
+    import os
+    import sys
 
+    threads = flags.get("threads", 1)
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
     import torch
 
-    torch.set_num_threads(flags.get("threads", 1))
+    torch.set_num_threads(threads)
     keep_freed_memory()
     gc.freeze()
 

@@ -198,11 +198,11 @@ def _fill(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    flags = given(args)
+    set_threads(flags)  # (before torch and numpy are imported)
     from ..training import Parallel
     from ..training.hnn import HNNConfig, run_hnn
 
-    flags = given(args)
-    set_threads(flags)
     settings = {FIELDS.get(k, k): v for k, v in flags.items() if k not in RUN_FLAGS}
     config = config_for(
         HNNConfig, settings, resume=flags.get("resume"), what="hnn", fill=_fill, flag_of=_flag
