@@ -298,6 +298,17 @@ CLONES static double chunk(sgemm_t gemm, const net_t *n, const float *x, const f
     return loss;
 }
 
+/* t (cols x rows) = a^T for a (rows x cols), row-major, in 16 x 16 tiles (a plain double loop
+ * writes with a stride of `rows` floats and costs several times more) */
+static void transpose(const float *restrict a, float *restrict t, int rows, int cols) {
+    for (int j0 = 0; j0 < rows; j0 += 16)
+        for (int i0 = 0; i0 < cols; i0 += 16) {
+            const int j1 = j0 + 16 < rows ? j0 + 16 : rows, i1 = i0 + 16 < cols ? i0 + 16 : cols;
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1; j++) t[(int64_t)i * rows + j] = a[(int64_t)j * cols + i];
+        }
+}
+
 /* The whole batch in chunks of `chunk_rows`; returns the sum of squared errors, or -1 when
  * the workspace cannot be allocated. The gradient buffers must be zeroed by the caller. */
 double mlp_loss(sgemm_t gemm, int L, const int *width, const float *const *W,
@@ -321,8 +332,7 @@ double mlp_loss(sgemm_t gemm, int L, const int *width, const float *const *W,
     for (int l = 2; l <= L; l++) {
         const int nl = width[l], np = width[l - 1];
         WT[l - 1] = t;
-        for (int j = 0; j < nl; j++)
-            for (int i = 0; i < np; i++) t[(int64_t)i * nl + j] = W[l - 1][(int64_t)j * np + i];
+        transpose(W[l - 1], t, nl, np);
         t += (int64_t)nl * np;
     }
     net_t n = {L, width, W, WT, b, Wo, bo, J, dout, hamiltonian, gW, gb, gWo, gbo};
