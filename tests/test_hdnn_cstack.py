@@ -281,3 +281,15 @@ def _forward_in_child(model, y) -> np.ndarray:
     torch.set_num_threads(2)
     with torch.no_grad():  # (numpy back: a tensor would travel through torch's shared memory)
         return model.forward_channels_first(y).numpy()
+
+
+def test_make_installs_kernels_or_says_what_runs_instead(tmp_path, monkeypatch, capsys):
+    from hamnets import _cbuild
+
+    source = tmp_path / "tiny.c"
+    source.write_text("int tiny(int x) { return 2 * x; }\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    assert _cbuild.install(source, "the tiny kernel", "Python runs") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("the tiny kernel cannot be built here (") and "Python runs" in err

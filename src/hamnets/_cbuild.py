@@ -87,3 +87,14 @@ def load(source: Path, cache: Path | None = None, include: Sequence[Path] = ()) 
 def posix() -> bool:
     """Whether this platform can build and load them (fcntl, cc, .so)."""
     return sys.platform.startswith(("linux", "darwin"))
+
+
+def install(source: Path, what: str, otherwise: str, include: Sequence[Path] = ()) -> int:
+    """Build ``source`` and print its path, or say on stderr why not and what runs instead
+    (the ``main`` of each kernel's module, which ``make install`` calls): 0 built, 1 not."""
+    try:
+        print(build(source, include=include))
+    except (OSError, subprocess.SubprocessError) as err:
+        print(f"{what} cannot be built here ({err}): {otherwise}", file=sys.stderr)
+        return 1
+    return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,9 +132,4 @@ class CGroup:
 
 def main() -> int:
     """Build ``_adam.c``, or say why not (``make install`` calls it): 0 built, 1 not."""
-    try:
-        print(_cbuild.build(_SOURCE, include=_INCLUDE))
-    except (OSError, subprocess.SubprocessError) as err:
-        print(f"the Adam kernel cannot be built here ({err}): torch's runs", file=sys.stderr)
-        return 1
-    return 0
+    return _cbuild.install(_SOURCE, "the Adam kernel", "torch's runs", _INCLUDE)
