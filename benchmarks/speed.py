@@ -41,6 +41,11 @@ page-faulting fresh ones in on every step); this benchmark does the same at its 
 every contestant in the process runs with it, the reference included (``--no-keep-freed-memory``
 measures without it).
 
+On a GPU (``--device cuda``, the MNIST workload only): ours as ``hamnets classify`` runs it
+there (the plain modules) and the reference ``Net`` on the same GPU, in wall seconds with the
+GPU synchronised around each repeat, against the GPU's float32 matrix-product rate (a 4096 x
+4096 product). This path has not been run yet: no GPU was lent to the sessions that wrote it.
+
 The reference is a checkout outside this repository (``--reference-dir``); without it only
 our two paths are compared. torchvision (and scipy) are not needed: ``run_MNIST.py`` imports them
 at the top, so stub modules stand in for them (the ``Net`` class does not use them).
@@ -49,6 +54,7 @@ Usage::
 
     .venv/bin/python benchmarks/speed.py --reference-dir /tmp/refs/HamiltonianNet
     .venv/bin/python benchmarks/speed.py --only mnist --repeats 7 --reference-dir ...
+    .venv/bin/python benchmarks/speed.py --only mnist --device cuda --reference-dir ...
 """
 
 from __future__ import annotations
@@ -77,15 +83,26 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def gemm_gflops(size: int = 512, repeats: int = 15) -> float:
-    """This machine's float32 matrix-product rate (one thread), median of ``repeats``."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU runs asynchronously; a CPU does not)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_gflops(size: int = 512, repeats: int = 15, device: str | torch.device = "cpu") -> float:
+    """The float32 matrix-product rate of one CPU thread (or of ``device``, a GPU: then a
+    4096 x 4096 product, TF32 off as torch's default), median of ``repeats``."""
+    device = torch.device(device)
+    size = 4096 if device.type == "cuda" else size
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     for _ in range(3):
         a @ b
     times = []
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         a @ b
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return 2 * size**3 / statistics.median(times) / 1e9
 
@@ -136,11 +153,12 @@ def bench_tanh(repeats: int = 31) -> dict:
 
 
 # -- MNIST ----------------------------------------------------------------------------------
-def _ours_mnist(fused: bool, gen: torch.Generator, use_c: bool = True):
+def _ours_mnist(fused: bool | None, gen: torch.Generator, use_c: bool = True, device="cpu"):
     from hamnets.training._adam import adam
     from hamnets.vision._classifier import HDNNImageClassifier
 
     model = HDNNImageClassifier("MS1", MS1_LAYERS, MS1_H, generator=gen, fused=fused)
+    model = model.to(device)
     model.hdnn.use_c = use_c  # MS1's C stack (the default where it builds)
     opt = adam(model.parameters(), lr=LR, weight_decay=MS1_WD)  # what classify builds
 
@@ -160,7 +178,7 @@ def c_stack_built() -> bool:
     return _cstack.ms1_library() is not None
 
 
-def _reference_mnist(ref_dir: str):
+def _reference_mnist(ref_dir: str, device="cpu"):
     if "torchvision" not in sys.modules:  # run_MNIST.py imports it; Net does not use it
         stub = types.ModuleType("torchvision")
         stub.datasets, stub.transforms = types.ModuleType("datasets"), types.ModuleType("t")
@@ -176,7 +194,7 @@ def _reference_mnist(ref_dir: str):
     from regularization.regularization import regularization
 
     torch.manual_seed(0)  # the reference draws its weights from the global generator
-    model = Net(nf=8, n_layers=MS1_LAYERS, h=MS1_H, net_type="MS1")
+    model = Net(nf=8, n_layers=MS1_LAYERS, h=MS1_H, net_type="MS1").to(device)  # as its main
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=MS1_WD)
 
     def step(x, y):  # the body of run_MNIST.train
@@ -206,7 +224,14 @@ def _mnist_batches(data: str, n_batches: int, gen: torch.Generator):
     return x.view(n_batches, BATCH, 1, 28, 28), y.view(n_batches, BATCH)
 
 
-def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "random") -> dict:
+def bench_mnist(
+    ref_dir: str | None, repeats: int, steps: int, data: str = "random", device: str = "cpu"
+) -> dict:
+    """The MNIST workload on ``device``: on a CPU ours (the C stack), its torch path, the
+    plain loop and the reference; on a GPU ours as ``classify`` runs there (the plain
+    modules) and the reference on the same GPU, timed in wall seconds with the GPU
+    synchronised around each repeat."""
+    dev = torch.device(device)
     gen = torch.Generator().manual_seed(0)
     # A stream of distinct batches: on one repeated batch the classifier memorises it, the
     # gradients become subnormal floats and every path slows down several times. The first
@@ -214,13 +239,17 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
     # loss through a spike at first).
     n_batches, warmup = 64, 150
     xs, ys = _mnist_batches(data, n_batches, gen)
-    runs = {
-        "ours": _ours_mnist(True, gen),
-        "ours_torch_path": _ours_mnist(True, gen, use_c=False),
-        "ours_unfused": _ours_mnist(False, gen),
-    }
+    xs, ys = xs.to(dev), ys.to(dev)
+    if dev.type == "cpu":
+        runs = {
+            "ours": _ours_mnist(True, gen),
+            "ours_torch_path": _ours_mnist(True, gen, use_c=False),
+            "ours_unfused": _ours_mnist(False, gen),
+        }
+    else:  # (fused=None: what classify picks on this device)
+        runs = {"ours": _ours_mnist(None, gen, device=dev)}
     if ref_dir:
-        runs["reference"] = _reference_mnist(ref_dir)
+        runs["reference"] = _reference_mnist(ref_dir, dev)
     for step in runs.values():
         for k in range(warmup):
             step(xs[k % n_batches], ys[k % n_batches])
@@ -228,17 +257,20 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
     times: dict[str, list[float]] = {k: [] for k in runs}
     load_before = load()
     for r in range(repeats):
-        gflops.append(gemm_gflops(repeats=5))
+        gflops.append(gemm_gflops(repeats=5, device=dev))
         batches = [(r * steps + k) % n_batches for k in range(steps)]
         for name, step in runs.items():
+            _sync(dev)
             t0 = time.perf_counter()
             for k in batches:
                 step(xs[k], ys[k])
+            _sync(dev)
             times[name].append((time.perf_counter() - t0) / steps)
     rate = statistics.median(gflops)
     flops = ms1_classifier_flops()
     out = {
         "workload": "MNIST paper classifier (MS1, C=8, L=4), training, batch 100",
+        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
         "data": data,
         "load_before": load_before,
         "load_after": load(),
@@ -256,9 +288,10 @@ def bench_mnist(ref_dir: str | None, repeats: int, steps: int, data: str = "rand
             "fraction_of_compute_bound": round(ips * flops / (rate * 1e9), 4),
         }
     base = statistics.median(times["ours"])
-    out["ratio_unfused_over_ours"] = round(statistics.median(times["ours_unfused"]) / base, 2)
-    out["ratio_torch_path_over_ours"] = round(statistics.median(times["ours_torch_path"]) / base, 2)
-    out["c_stack"] = c_stack_built()
+    for name, key in (("ours_unfused", "unfused"), ("ours_torch_path", "torch_path")):
+        if name in times:
+            out[f"ratio_{key}_over_ours"] = round(statistics.median(times[name]) / base, 2)
+    out["c_stack"] = c_stack_built() and dev.type == "cpu"
     if "reference" in times:
         out["ratio_reference_over_ours"] = round(statistics.median(times["reference"]) / base, 2)
     return out
@@ -379,8 +412,23 @@ def main(argv: list[str] | None = None) -> int:
         help="glibc keeps freed memory, as every hamnets command sets at its start (default: "
         "yes; process-wide, for every contestant alike)",
     )  # fmt: skip
+    p.add_argument(
+        "--device", default="cpu",
+        help="the MNIST workload's device, e.g. cuda (ours and the reference on the same GPU); "
+        "the 2D workload runs on the CPU",
+    )  # fmt: skip
     p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
     args = p.parse_args(argv)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        p.error(f"--device {args.device!r} is not a device (cpu, cuda, cuda:1, ...)")
+    if device.type not in ("cpu", "cuda"):
+        p.error(f"--device {args.device}: this benchmark runs on cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: no CUDA GPU is visible here")
+    if device.type == "cuda" and "toy2d" in args.only:
+        p.error("the 2D workload runs on the CPU only; with --device cuda pass --only mnist")
 
     torch.set_num_threads(1)
     torch.set_flush_denormal(args.flush_denormal)
@@ -407,18 +455,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{a['sigmoid_form_at_1e-8']:g} at x = 1e-8), numpy's tanh in place "
             f"{a['numpy tanh (in place)']['ms']} ms; load {a['load']}"
         )
-        m = result["mnist"] = bench_mnist(args.reference_dir, args.repeats, args.steps, args.data)
+        m = result["mnist"] = bench_mnist(
+            args.reference_dir, args.repeats, args.steps, args.data, str(device)
+        )
         for name in ("ours", "ours_torch_path", "ours_unfused", "reference"):
             if name in m:
                 print(
                     f"mnist {name:15s} {m[name]['images_per_s']:8.0f} images/s  "
                     f"{100 * m[name]['fraction_of_compute_bound']:.1f}% of the compute bound"
                 )
+        nan = float("nan")
         print(
-            f"mnist: ours / reference {m.get('ratio_reference_over_ours', float('nan')):.2f}x, "
-            f"ours / unfused {m['ratio_unfused_over_ours']:.2f}x, ours / torch path "
-            f"{m['ratio_torch_path_over_ours']:.2f}x (C stack: {m['c_stack']}); matrix products "
-            f"{m['gemm_gflops']:.0f} GFLOP/s, {m['flops_per_image'] / 1e6:.2f} MFLOP/image, "
+            f"mnist on {m['device']}: ours / reference "
+            f"{m.get('ratio_reference_over_ours', nan):.2f}x, ours / unfused "
+            f"{m.get('ratio_unfused_over_ours', nan):.2f}x, ours / torch path "
+            f"{m.get('ratio_torch_path_over_ours', nan):.2f}x (C stack: {m['c_stack']}); "
+            f"matrix products {m['gemm_gflops']:.0f} GFLOP/s, "
+            f"{m['flops_per_image'] / 1e6:.2f} MFLOP/image, "
             f"bound {m['compute_bound_images_per_s']} images/s; load {m['load_before']} -> "
             f"{m['load_after']}",
             flush=True,
