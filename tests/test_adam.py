@@ -286,12 +286,18 @@ def test_the_c_update_falls_back_and_rebuilds_where_it_must():
     opt.step()
     (group,) = opt._c_groups.values()
     params[0].data = params[0].data.clone()  # another storage: this group is not it any more
-    assert not group.step(opt.param_groups[0])
+    assert not group.step(opt.param_groups[0], opt.state)
     opt.step()
     assert opt._c_groups[0] is not group
+    group = opt._c_groups[0]
+    opt.state[params[2]]["exp_avg"] = opt.state[params[2]]["exp_avg"].clone()  # replaced
+    assert not group.step(opt.param_groups[0], opt.state)  # (not updating the old tensor)
+    opt.step()
+    assert opt._c_groups[0] is not group
+    assert float(opt.state[params[2]]["step"]) == 3
     params[1].grad = None  # a parameter without a gradient: torch's kernel, the others move
     opt.step()
-    assert float(opt.state[params[1]]["step"]) == 2 and float(opt.state[params[0]]["step"]) == 3
+    assert float(opt.state[params[1]]["step"]) == 3 and float(opt.state[params[0]]["step"]) == 4
     opt.load_state_dict(opt.state_dict())
     assert not opt._c_groups  # (the state is new tensors)
     wide = [p.detach().double().requires_grad_(True) for p in _params(6)]

@@ -144,7 +144,7 @@ class FusedAdam:
         """One Adam step of every parameter that has a gradient."""
         for index, group in enumerate(self.param_groups):
             fast = self._c_groups.get(index) if self.use_c else None
-            if fast is not None and fast.step(group):
+            if fast is not None and fast.step(group, self.state):
                 continue
             params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
             for p in group["params"]:
@@ -168,7 +168,7 @@ class FusedAdam:
                 continue
             if self.use_c and len(params) == len(group["params"]):
                 fast = CGroup.build(params, [self.state[p] for p in params])
-                if fast is not None and fast.step(group):
+                if fast is not None and fast.step(group, self.state):
                     self._c_groups[index] = fast
                     continue
             beta1, beta2 = group["betas"]

@@ -80,10 +80,13 @@ class CGroup:
         self.lib, self.params, self.count = lib, params, len(params)
         self.numel = [p.numel() for p in params]
         self.addresses = [p.data_ptr() for p in params]
+        # the state's tensors, held (the pointers below stay valid) and checked at each step
+        # (a state entry replaced would otherwise go on being updated in the old tensor)
+        self.tensors = [(st["exp_avg"], st["exp_avg_sq"], st["step"]) for st in state]
         self.param_ptrs = _pointers(params)
-        self.moment_ptrs = _pointers([st["exp_avg"] for st in state])
-        self.square_ptrs = _pointers([st["exp_avg_sq"] for st in state])
-        self.step_ptrs = _pointers([st["step"] for st in state])
+        self.moment_ptrs = _pointers([m for m, _, _ in self.tensors])
+        self.square_ptrs = _pointers([v for _, v, _ in self.tensors])
+        self.step_ptrs = _pointers([t for _, _, t in self.tensors])
         self.numel_arr = (ctypes.c_int64 * self.count)(*self.numel)
         self.grad_ptrs = (ctypes.c_void_p * self.count)()
 
@@ -105,10 +108,11 @@ class CGroup:
                 return None
         return cls(lib, params, state)
 
-    def step(self, group: Mapping[str, Any]) -> bool:
-        """One Adam step of the group with its current settings; False, with nothing done,
-        where the group's parameters are not those it was built for or a gradient is missing
-        or not plain (then the caller takes torch's kernel)."""
+    def step(self, group: Mapping[str, Any], state: Mapping[torch.Tensor, Mapping]) -> bool:
+        """One Adam step of the group with its current settings (``state``: the optimiser's,
+        by parameter); False, with nothing done, where the group's parameters or their state
+        are not those it was built for, or a gradient is missing or not plain (then the
+        caller takes torch's kernel)."""
         params = group["params"]
         if len(params) != self.count:
             return False
@@ -120,6 +124,12 @@ class CGroup:
             if g.numel() != n:
                 return False
             grads.append(g.data_ptr())
+        for p, (m, v, t) in zip(params, self.tensors, strict=True):
+            st = state.get(p)
+            if st is None or st["exp_avg"] is not m or st["exp_avg_sq"] is not v:
+                return False
+            if st["step"] is not t:
+                return False
         self.grad_ptrs[:] = grads
         beta1, beta2 = group["betas"]
         self.lib.adam_step(
