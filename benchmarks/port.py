@@ -19,6 +19,9 @@ the same rows, interleaved, median of repeats, one thread. Writes
 ``benchmarks/results/port.json``.
 
     .venv/bin/python benchmarks/port.py --jobs 2     # about 15 min on two cores
+
+With ``--systems`` naming some of the systems, the others' rows in the file are kept (the
+targets' verdict is then over all of them).
 """
 
 from __future__ import annotations
@@ -170,10 +173,33 @@ def main() -> None:
         "recipes": {s: _recipe(s) for s in args.systems},
         "load_average": os.getloadavg(),
         "torch_threads": 1,
+        "systems_run": list(args.systems),
     }
+    kept = _merge(out, Path(args.out)) if set(args.systems) != set(SYSTEMS) else []
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}" + (f" (the rows of {', '.join(kept)} kept from it)" if kept else ""))
+
+
+def _merge(out: dict, path: Path) -> list[str]:
+    """Run for some systems only: ``out`` takes the other systems' rows, step costs and
+    recipes from the file already at ``path`` (and its other keys), and ``all_targets_met``
+    is recomputed over all of them; returns the systems kept. Nothing is kept from a file
+    that is missing or not this script's JSON."""
+    try:
+        previous = json.loads(path.read_text())
+        old_rows = previous["systems"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    kept = [s for s in old_rows if s not in out["systems"]]
+    for key in ("systems", "step_cost", "recipes"):
+        out[key] = {**previous.get(key, {}), **out[key]}
+    for key, value in previous.items():
+        out.setdefault(key, value)
+    out["all_targets_met"] = all(
+        all(row["targets"].values()) for rows in out["systems"].values() for row in rows
+    )
+    return kept
 
 
 def _recipe(system: str) -> dict:
