@@ -22,7 +22,7 @@ ratio is reference / hamnets of the medians (with the range of the per-repeat ra
 average is stored beside each run: on a shared machine, compare ratios, not seconds.
 
 Against the machine: before each repeat this script measures one thread's float32
-matrix-product rate (``speed.gemm_gflops``, a 512 x 512 product), and prints the fraction of
+matrix-product rate (``_machine.gemm_gflops``, a 512 x 512 product), and prints the fraction of
 the compute bound, the training's matrix-product FLOPs (:func:`spring_flops`: the HNN's six
 ``(750, 200) x (200, 200)`` products per step and the baseline's three, with the skinny ones
 of the 2-wide layers; about 1.09 TFLOP for the 4000 steps) at that rate over each contestant's
@@ -137,11 +137,11 @@ def spring_flops(steps: int = 2000, rows: int = 750, width: int = 200, dim: int 
 
 
 def _gemm_rate() -> float:
-    """One thread's float32 matrix-product rate, GFLOP/s (``speed.gemm_gflops``)."""
+    """One thread's float32 matrix-product rate, GFLOP/s (``_machine.gemm_gflops``)."""
     import torch
 
     sys.path.insert(0, str(HERE))
-    from speed import gemm_gflops
+    from _machine import gemm_gflops
 
     torch.set_num_threads(1)
     return gemm_gflops(repeats=5)
